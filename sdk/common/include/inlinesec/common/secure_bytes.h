@@ -1,0 +1,46 @@
+// SecureBytes: the one container for key material. It wipes its storage with
+// OPENSSL_cleanse on destruction, on Clear() and before any reallocation, is
+// move-only (no silent copies of keys), and has no stream operator, so keys
+// cannot be logged by accident.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace inlinesec {
+
+class SecureBytes {
+ public:
+  SecureBytes() = default;
+  explicit SecureBytes(std::size_t n);
+  explicit SecureBytes(std::span<const std::uint8_t> src);
+  ~SecureBytes();
+  SecureBytes(SecureBytes&& o) noexcept;
+  SecureBytes& operator=(SecureBytes&& o) noexcept;
+  SecureBytes(const SecureBytes&) = delete;
+  SecureBytes& operator=(const SecureBytes&) = delete;
+
+  // An explicit, visible copy for the rare place that needs one.
+  SecureBytes Clone() const { return SecureBytes(span()); }
+  void Assign(std::span<const std::uint8_t> src);
+  void Clear();  // wipes and frees
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::uint8_t* data() { return data_; }
+  const std::uint8_t* data() const { return data_; }
+  std::span<std::uint8_t> span() { return {data_, size_}; }
+  std::span<const std::uint8_t> span() const { return {data_, size_}; }
+  // Constant-time comparison.
+  bool Equals(std::span<const std::uint8_t> other) const;
+
+ private:
+  std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Wipes any buffer holding secrets (wrapper over OPENSSL_cleanse).
+void SecureWipe(std::span<std::uint8_t> bytes);
+
+}  // namespace inlinesec
