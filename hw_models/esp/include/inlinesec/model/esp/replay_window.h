@@ -3,6 +3,12 @@
 // so that advancing costs O(words cleared), not O(window). Check() is pure;
 // the caller calls Accept() only after the ICV verifies, so a forged packet
 // never moves the window.
+//
+// State semantics follow SaEntry::seq: `top` is the highest sequence number
+// received, and at construction every number <= top counts as received (so a
+// fresh SA with top 0 rejects sequence number 0, which RFC 4303 never sends).
+// With size 0 there is no replay check; the full sequence number is still
+// inferred (ESN) as the candidate nearest to top, and Accept() moves top up.
 #pragma once
 
 #include <cstdint>
@@ -12,16 +18,22 @@ namespace inlinesec::model::esp {
 
 class ReplayWindow {
  public:
+  static constexpr std::uint32_t kMaxSize = 4096;
+
   // size: packets, a multiple of 32 (1 .. 4096 / 32 words); 0 disables checks.
   // top: highest sequence number already received (SaEntry::seq semantics:
-  // every number <= top counts as received).
+  // every number <= top counts as received). Without ESN, top < 2^32.
   ReplayWindow(std::uint32_t size, bool esn, std::uint64_t top);
 
   enum class Verdict { kOk, kReplay, kTooOld };
-  // seq_low: the 32 bits carried in the ESP header. On kOk, `seq` is the full
-  // (ESN-inferred) 64-bit sequence number to use for the ICV.
+  // seq_low: the 32 bits carried in the ESP header. `seq` always receives the
+  // full (ESN-inferred, RFC 4303 App. A2) 64-bit sequence number, to be used
+  // for the ICV and reported in exceptions; the verdict says whether it may
+  // be accepted. kTooOld also covers numbers outside the 64-bit (ESN) or
+  // 32-bit space.
   Verdict Check(std::uint32_t seq_low, std::uint64_t& seq) const;
-  // Marks `seq` (from a successful Check) as received and moves the window.
+  // Marks `seq` (from a successful Check, after the ICV verified) as received
+  // and moves the window.
   void Accept(std::uint64_t seq);
 
   std::uint64_t top() const { return top_; }
@@ -29,10 +41,15 @@ class ReplayWindow {
   bool esn() const { return esn_; }
 
  private:
+  bool Received(std::uint64_t s) const { return (bits_[(s >> 6) & mask_] >> (s & 63)) & 1u; }
+
   std::uint32_t size_;
   bool esn_;
   std::uint64_t top_;
-  std::vector<std::uint64_t> bits_;  // bit for seq s: word (s / 64) mod n, bit s mod 64
+  std::uint64_t mask_ = 0;  // words - 1 (words is a power of two)
+  // Bit for seq s: word (s / 64) mod words, bit s mod 64. words >= size/64 + 1
+  // so that the word holding top never overlaps the oldest in-window word.
+  std::vector<std::uint64_t> bits_;
 };
 
 }  // namespace inlinesec::model::esp

@@ -1,0 +1,110 @@
+// Aead: the per-SA AEAD context of the engine model. The cipher is fetched and
+// the key scheduled once, in Create(); each packet only sets the 12-byte nonce
+// (salt || explicit IV), feeds the AAD and the payload, and reads or sets the
+// 16-byte tag, on the same EVP_CIPHER_CTX, so the datapath never allocates.
+// AES-GCM follows RFC 4106 and ChaCha20-Poly1305 follows RFC 7634; both use
+// the same nonce layout and tag size, so one code path serves them.
+#include "inlinesec/model/esp/aead.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <array>
+#include <climits>
+#include <cstring>
+#include <utility>
+
+namespace inlinesec::model::esp {
+
+struct Aead::State {
+  EVP_CIPHER_CTX* ctx = nullptr;
+  abi::Algo algo = abi::Algo::kNone;
+  // Nonce buffer: bytes 0..3 hold the salt for the SA's lifetime, bytes 4..11
+  // are overwritten with each packet's explicit IV.
+  std::array<std::uint8_t, kSaltBytes + kIvBytes> nonce{};
+
+  ~State() {
+    EVP_CIPHER_CTX_free(ctx);  // cleanses the key schedule
+    OPENSSL_cleanse(nonce.data(), nonce.size());
+  }
+};
+
+namespace {
+
+const char* CipherName(abi::Algo algo, std::size_t key_len) {
+  switch (algo) {
+    case abi::Algo::kAesGcm128:
+      return key_len == 16 ? "AES-128-GCM" : nullptr;
+    case abi::Algo::kAesGcm256:
+      return key_len == 32 ? "AES-256-GCM" : nullptr;
+    case abi::Algo::kChaCha20Poly1305:
+      return key_len == 32 ? "ChaCha20-Poly1305" : nullptr;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+Result<Aead> Aead::Create(abi::Algo algo, std::span<const std::uint8_t> key,
+                          std::span<const std::uint8_t, kSaltBytes> salt) {
+  const char* name = CipherName(algo, key.size());
+  if (name == nullptr) return Status(Code::kInvalidArgument, "unsupported algorithm or key length");
+  EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, name, nullptr);
+  if (cipher == nullptr) return Status(Code::kInternal, "OpenSSL cannot fetch the AEAD cipher");
+  auto s = std::make_unique<State>();
+  s->algo = algo;
+  s->ctx = EVP_CIPHER_CTX_new();
+  bool ok = s->ctx != nullptr &&
+            EVP_CipherInit_ex2(s->ctx, cipher, key.data(), nullptr, 1, nullptr) == 1 &&
+            EVP_CIPHER_CTX_get_iv_length(s->ctx) == static_cast<int>(s->nonce.size());
+  EVP_CIPHER_free(cipher);  // the context keeps its own reference
+  if (!ok) return Status(Code::kInternal, "OpenSSL AEAD key setup failed");
+  std::memcpy(s->nonce.data(), salt.data(), kSaltBytes);
+  return Aead(std::move(s));
+}
+
+Aead::Aead(std::unique_ptr<State> s) : s_(std::move(s)) {}
+Aead::Aead(Aead&&) noexcept = default;
+Aead& Aead::operator=(Aead&&) noexcept = default;
+Aead::~Aead() = default;
+
+abi::Algo Aead::algo() const { return s_ ? s_->algo : abi::Algo::kNone; }
+
+bool Aead::Seal(std::span<const std::uint8_t, kIvBytes> iv, std::span<const std::uint8_t> aad,
+                std::span<std::uint8_t> data, std::span<std::uint8_t, kIcvBytes> tag) {
+  if (!s_ || data.size() > INT_MAX || aad.size() > INT_MAX) return false;
+  std::memcpy(s_->nonce.data() + kSaltBytes, iv.data(), kIvBytes);
+  EVP_CIPHER_CTX* c = s_->ctx;
+  int n = 0;
+  if (EVP_CipherInit_ex2(c, nullptr, nullptr, s_->nonce.data(), 1, nullptr) != 1) return false;
+  if (EVP_CipherUpdate(c, nullptr, &n, aad.data(), static_cast<int>(aad.size())) != 1) return false;
+  if (!data.empty() &&
+      EVP_CipherUpdate(c, data.data(), &n, data.data(), static_cast<int>(data.size())) != 1)
+    return false;
+  std::uint8_t none[16];
+  if (EVP_CipherFinal_ex(c, none, &n) != 1) return false;
+  return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kIcvBytes), tag.data()) ==
+         1;
+}
+
+bool Aead::Open(std::span<const std::uint8_t, kIvBytes> iv, std::span<const std::uint8_t> aad,
+                std::span<std::uint8_t> data, std::span<const std::uint8_t, kIcvBytes> tag) {
+  if (!s_ || data.size() > INT_MAX || aad.size() > INT_MAX) return false;
+  std::memcpy(s_->nonce.data() + kSaltBytes, iv.data(), kIvBytes);
+  EVP_CIPHER_CTX* c = s_->ctx;
+  int n = 0;
+  if (EVP_CipherInit_ex2(c, nullptr, nullptr, s_->nonce.data(), 0, nullptr) != 1) return false;
+  // OpenSSL takes a non-const pointer for SET_TAG but only reads it.
+  if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kIcvBytes),
+                          const_cast<std::uint8_t*>(tag.data())) != 1)
+    return false;
+  if (EVP_CipherUpdate(c, nullptr, &n, aad.data(), static_cast<int>(aad.size())) != 1) return false;
+  if (!data.empty() &&
+      EVP_CipherUpdate(c, data.data(), &n, data.data(), static_cast<int>(data.size())) != 1)
+    return false;
+  std::uint8_t none[16];
+  return EVP_CipherFinal_ex(c, none, &n) == 1;
+}
+
+}  // namespace inlinesec::model::esp
