@@ -15,7 +15,7 @@ packages=(
   # Xilinx XRT (the card transport; builds and links without a card)
   libxrt-dev
   # real peers and dissectors for interop tests
-  strongswan-charon strongswan-swanctl libcharon-extra-plugins
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins iputils-ping
   libstrongswan-standard-plugins iproute2 tshark python3-scapy
 )
 
