@@ -1,0 +1,112 @@
+// ESP encapsulation and decapsulation over raw packet bytes, as the engine
+// model's datapath performs them (docs/esp_datapath.md says what happens to
+// every header field). These functions hold no state of their own: the caller
+// (Engine::Transmit/Receive) owns the SA entry, its Aead, the outbound
+// sequence counter and the inbound ReplayWindow, picks the sequence number,
+// and decides what a failure means for counters and the exception ring.
+//
+// Outbound: Encapsulate() turns an IP packet into an ESP packet in place,
+// using the frame's headroom and tailroom: tunnel mode (RFC 4303 §3.1.2, new
+// outer IPv4/IPv6 header from the SA) or transport mode (§3.1.1, ESP after the
+// IP header), optionally in UDP (RFC 3948). Inbound: ParseInbound() reads the
+// outer headers through a ByteReader and classifies the packet; after the SA
+// lookup and replay check, Decapsulate() verifies the ICV, decrypts, checks
+// padding and next header, and leaves the inner packet in the frame.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "inlinesec/abi/exq.h"
+#include "inlinesec/abi/sa_entry.h"
+#include "inlinesec/model/engine.h"
+#include "inlinesec/model/esp/aead.h"
+
+namespace inlinesec::model::esp {
+
+inline constexpr std::uint8_t kProtoIpv4 = 4;      // IP-in-IP (tunnel, inner IPv4)
+inline constexpr std::uint8_t kProtoUdp = 17;      // NAT-T carrier
+inline constexpr std::uint8_t kProtoIpv6 = 41;     // tunnel, inner IPv6
+inline constexpr std::uint8_t kProtoEsp = 50;      // RFC 4303
+inline constexpr std::uint8_t kProtoNoNext = 59;   // RFC 4303 §2.6 dummy packet
+inline constexpr std::uint16_t kNatTPort = 4500;   // RFC 3948 §2.2
+inline constexpr std::size_t kEspHeaderBytes = 8;  // SPI + sequence number
+inline constexpr std::uint8_t kDefaultTtl = 64;    // sa_outer::Ttl == 0
+
+// ---------------------------------------------------------------- outbound
+
+struct TxResult {
+  abi::ExqReason reason = abi::ExqReason::kNone;  // kNone or kMalformed
+  std::size_t inner_len = 0;  // bytes of the IP packet protected (lifetime bytes)
+};
+
+// The explicit IV the model sends for sequence number `seq`: the 64-bit
+// sequence number, big-endian (RFC 4106 §3.1 allows a counter; seq never
+// repeats under one key, so neither does the nonce).
+std::array<std::uint8_t, kIvBytes> IvForSeq(std::uint64_t seq);
+
+// Protects the IP packet in `f` with `sa` (an outbound entry) and sequence
+// number `seq` (the full 64-bit number; only its low 32 bits are sent).
+// On kNone `f` holds the ESP packet; on kMalformed (the packet is not a
+// well-formed IPv4/IPv6 packet of the SA's family in transport mode, an IPv4
+// fragment or an IPv6 packet with extension headers in transport mode, the
+// frame lacks headroom/tailroom, or the result would exceed 65535 bytes) `f`
+// is untouched. `iv_override` exists for known-answer tests whose vectors fix
+// the IV; the engine always passes nullptr and uses IvForSeq(seq).
+TxResult Encapsulate(const abi::SaEntry& sa, Aead& aead, std::uint64_t seq, Frame& f,
+                     const std::array<std::uint8_t, kIvBytes>* iv_override = nullptr);
+
+// ----------------------------------------------------------------- inbound
+
+enum class RxClass : std::uint8_t {
+  kBypass,     // not (complete, unfragmented) IP carrying ESP: not ours
+  kIke,        // UDP to port 4500 with the non-ESP marker, or a NAT keepalive
+  kEsp,        // ESP (protocol 50 or UDP 4500) with a complete header
+  kMalformed,  // ESP whose outer headers or ESP header are truncated/invalid
+};
+
+// What the outer headers say; filled as far as parsing got (for exceptions).
+struct RxParse {
+  RxClass cls = RxClass::kBypass;
+  bool v6 = false;
+  bool udp = false;
+  abi::IpAddr src{};
+  abi::IpAddr dst{};
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+  std::uint32_t spi = 0;
+  std::uint32_t seq_low = 0;
+  std::uint8_t outer_tos = 0;  // IPv4 TOS / IPv6 traffic class (DSCP << 2 | ECN)
+  std::size_t l3_len = 0;      // outer IP header bytes incl. options / ext headers
+  std::size_t nh_off = 0;      // offset of the next-header byte naming ESP/UDP
+  std::size_t esp_off = 0;     // offset of the ESP header in the packet
+  std::size_t esp_len = 0;     // ESP header .. ICV, bytes
+};
+
+// Reads the outer IPv4/IPv6 header (IPv6: hop-by-hop, routing and
+// destination-options headers are walked), and a UDP header to port 4500.
+RxParse ParseInbound(std::span<const std::uint8_t> pkt);
+
+struct RxResult {
+  abi::ExqReason reason = abi::ExqReason::kNone;  // kNone, kIcvFail, kMalformed
+  bool icv_ok = false;                            // the ICV verified (the window may move)
+  std::uint8_t next_header = 0;
+  std::size_t inner_len = 0;  // bytes of the delivered IP packet (lifetime bytes)
+};
+
+// Verifies and decrypts the ESP packet `p` (from ParseInbound over f.bytes())
+// with inbound `sa` and the full sequence number `seq` (ESN-inferred by the
+// replay window). On kNone `f` holds the inner IP packet: the tunnel's inner
+// packet, or the transport packet with its IP header restored. On kIcvFail
+// nothing is learned; on kMalformed after a good ICV (bad padding, next
+// header or inner packet) icv_ok is true. On failure the bytes of `f` past
+// the ESP header and IV are unspecified (decrypted in place).
+RxResult Decapsulate(const abi::SaEntry& sa, Aead& aead, const RxParse& p, std::uint64_t seq,
+                     Frame& f);
+
+// One's-complement sum helpers, exposed for tests.
+std::uint16_t Ipv4HeaderChecksum(std::span<const std::uint8_t> hdr);
+
+}  // namespace inlinesec::model::esp

@@ -1,0 +1,464 @@
+// ESP encapsulation/decapsulation of the engine model (see esp.h for the
+// contract and docs/esp_datapath.md for every header field). Outbound bytes
+// come from the host and inbound bytes from the wire; both are parsed through
+// ByteReader and never read past the frame. Packets are rewritten in place:
+// headers grow into the frame's headroom, trailers into its tailroom, and the
+// AEAD runs over the payload where it lies, so nothing is copied or
+// allocated per packet beyond moving a transport-mode IP header.
+#include "inlinesec/model/esp/esp.h"
+
+#include <cstring>
+
+#include "inlinesec/common/byte_reader.h"
+#include "inlinesec/common/check.h"
+
+namespace inlinesec::model::esp {
+
+namespace {
+
+constexpr std::size_t kIpv4HeaderBytes = 20;
+constexpr std::size_t kIpv6HeaderBytes = 40;
+constexpr std::size_t kUdpHeaderBytes = 8;
+constexpr std::size_t kEspIvHeaderBytes = kEspHeaderBytes + kIvBytes;  // 16
+// ESP header, IV, pad length, next header and ICV: the smallest ESP packet.
+constexpr std::size_t kEspMinBytes = kEspIvHeaderBytes + 2 + kIcvBytes;
+constexpr std::size_t kMaxIpv6ExtHeaders = 8;
+constexpr std::uint8_t kEcnMask = 0x03;
+constexpr std::uint8_t kEcnEct1 = 0x01;
+constexpr std::uint8_t kEcnEct0 = 0x02;
+constexpr std::uint8_t kEcnCe = 0x03;
+constexpr std::uint16_t kIpv4Df = 0x4000;
+constexpr std::uint16_t kIpv4Mf = 0x2000;
+constexpr std::uint16_t kIpv4FragOffsetMask = 0x1FFF;
+
+// The IP packet handed to Encapsulate, as far as ESP needs it.
+struct Inner {
+  bool v6 = false;
+  std::size_t total = 0;  // IP total length (bytes past it are ignored)
+  std::size_t l3 = 0;     // IP header bytes (IPv4 with options, IPv6 fixed 40)
+  std::uint8_t tos = 0;   // IPv4 TOS / IPv6 traffic class
+  bool df = false;
+  bool fragment = false;
+  std::uint8_t proto = 0;  // IPv4 protocol / IPv6 next header
+};
+
+bool IsIpv6ExtHeader(std::uint8_t nh) {
+  switch (nh) {
+    case 0:    // hop-by-hop options
+    case 43:   // routing
+    case 44:   // fragment
+    case 50:   // ESP
+    case 51:   // AH
+    case 60:   // destination options
+    case 135:  // mobility
+    case 139:  // HIP
+    case 140:  // shim6
+    case 253:  // experimental
+    case 254:  // experimental
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool ParseInner(std::span<const std::uint8_t> pkt, Inner& in) {
+  ByteReader r(pkt);
+  std::uint8_t vihl = 0;
+  if (!r.U8(vihl)) return false;
+  if ((vihl >> 4) == 4) {
+    std::uint8_t tos = 0, ttl = 0, proto = 0;
+    std::uint16_t total = 0, id = 0, frag = 0;
+    if (!r.U8(tos) || !r.U16(total) || !r.U16(id) || !r.U16(frag) || !r.U8(ttl) || !r.U8(proto))
+      return false;
+    const std::size_t l3 = std::size_t{vihl & 0x0Fu} * 4;
+    if (l3 < kIpv4HeaderBytes || total < l3 || total > pkt.size()) return false;
+    in = Inner{
+        false, total, l3, tos, (frag & kIpv4Df) != 0, (frag & (kIpv4Mf | kIpv4FragOffsetMask)) != 0,
+        proto};
+    return true;
+  }
+  if ((vihl >> 4) == 6) {
+    std::uint8_t b1 = 0, nh = 0, hop = 0;
+    std::uint16_t flow_lo = 0, plen = 0;
+    if (!r.U8(b1) || !r.U16(flow_lo) || !r.U16(plen) || !r.U8(nh) || !r.U8(hop) || !r.Skip(32))
+      return false;
+    const std::size_t total = kIpv6HeaderBytes + plen;
+    if (total > pkt.size()) return false;
+    in = Inner{
+        true,  total, kIpv6HeaderBytes, static_cast<std::uint8_t>(((vihl & 0x0F) << 4) | (b1 >> 4)),
+        true,  // IPv6 is never fragmented on path (RFC 8200 §5)
+        false, nh};
+    return true;
+  }
+  return false;
+}
+
+std::uint32_t SumWords(std::span<const std::uint8_t> b, std::uint32_t sum) {
+  std::size_t i = 0;
+  for (; i + 1 < b.size(); i += 2) sum += (std::uint32_t{b[i]} << 8) | b[i + 1];
+  if (i < b.size()) sum += std::uint32_t{b[i]} << 8;
+  return sum;
+}
+
+std::uint16_t Fold(std::uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+void SetIpv4Checksum(std::uint8_t* hdr, std::size_t l3) {
+  hdr[10] = 0;
+  hdr[11] = 0;
+  StoreBe16(hdr + 10, Ipv4HeaderChecksum({hdr, l3}));
+}
+
+// RFC 8200 §8.1 UDP checksum over an IPv6 pseudo header (a zero result is
+// sent as 0xFFFF).
+void SetUdp6Checksum(const std::uint8_t* ip6, std::uint8_t* udp, std::size_t udp_len) {
+  udp[6] = 0;
+  udp[7] = 0;
+  std::uint32_t sum = SumWords({ip6 + 8, 32}, 0);
+  sum += static_cast<std::uint32_t>(udp_len >> 16) + static_cast<std::uint32_t>(udp_len & 0xFFFF);
+  sum += kProtoUdp;
+  std::uint16_t c = Fold(SumWords({udp, udp_len}, sum));
+  StoreBe16(udp + 6, c == 0 ? 0xFFFF : c);
+}
+
+std::size_t BuildAad(std::uint32_t spi, std::uint64_t seq, bool esn, std::uint8_t (&aad)[12]) {
+  StoreBe32(aad, spi);
+  if (esn) {
+    StoreBe32(aad + 4, static_cast<std::uint32_t>(seq >> 32));
+    StoreBe32(aad + 8, static_cast<std::uint32_t>(seq));
+    return 12;
+  }
+  StoreBe32(aad + 4, static_cast<std::uint32_t>(seq));
+  return 8;
+}
+
+// RFC 6040 §4.2 decapsulation, for the combinations that change the inner
+// field: outer CE marks an ECN-capable inner packet CE, outer ECT(1) turns
+// inner ECT(0) into ECT(1). A not-ECT inner packet under a CE outer header is
+// delivered unchanged (RFC 6040 would drop it; the model leaves that policy
+// to the host).
+std::uint8_t DecapEcn(std::uint8_t outer, std::uint8_t inner) {
+  if (outer == kEcnCe && inner != 0) return kEcnCe;
+  if (outer == kEcnEct1 && inner == kEcnEct0) return kEcnEct1;
+  return inner;
+}
+
+}  // namespace
+
+std::uint16_t Ipv4HeaderChecksum(std::span<const std::uint8_t> hdr) {
+  return Fold(SumWords(hdr, 0));
+}
+
+std::array<std::uint8_t, kIvBytes> IvForSeq(std::uint64_t seq) {
+  std::array<std::uint8_t, kIvBytes> iv;
+  StoreBe64(iv.data(), seq);
+  return iv;
+}
+
+TxResult Encapsulate(const abi::SaEntry& sa, Aead& aead, std::uint64_t seq, Frame& f,
+                     const std::array<std::uint8_t, kIvBytes>* iv_override) {
+  TxResult res;
+  res.reason = abi::ExqReason::kMalformed;
+  Inner in;
+  if (f.off > f.buf.size() || f.len > f.buf.size() - f.off) return res;
+  if (!ParseInner(f.bytes(), in)) return res;
+
+  const std::uint32_t ctl = sa.ctl.get();
+  const bool tunnel = abi::sa_ctl::Mode::Get(ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
+  const bool outer_v6 = abi::sa_ctl::OuterV6::Get(ctl) != 0;
+  const bool esn = abi::sa_ctl::Esn::Get(ctl) != 0;
+  const std::size_t udp_len = abi::sa_ctl::UdpEncap::Get(ctl) != 0 ? kUdpHeaderBytes : 0;
+
+  std::size_t hdr_len;      // IP header in front of UDP/ESP in the result
+  std::size_t payload_len;  // bytes ESP protects (before padding)
+  std::uint8_t next_header;
+  if (tunnel) {
+    hdr_len = outer_v6 ? kIpv6HeaderBytes : kIpv4HeaderBytes;
+    payload_len = in.total;
+    next_header = in.v6 ? kProtoIpv6 : kProtoIpv4;
+  } else {
+    // Transport: the packet keeps its header, so it must be of the SA's
+    // family, whole (RFC 4303 §3.1.1 applies to unfragmented datagrams), and
+    // for IPv6 without extension headers (the model does not walk them).
+    if (in.v6 != outer_v6 || in.fragment || (in.v6 && IsIpv6ExtHeader(in.proto))) return res;
+    hdr_len = in.l3;
+    payload_len = in.total - in.l3;
+    next_header = in.proto;
+  }
+  // RFC 4303 §2.4: pad so that pad length and next header end on a 4-byte
+  // boundary (the AEADs here are stream modes with no block alignment).
+  const std::size_t pad = (4 - ((payload_len + 2) & 3)) & 3;
+  const std::size_t ct_len = payload_len + pad + 2;
+  const std::size_t esp_len = kEspIvHeaderBytes + ct_len + kIcvBytes;
+  const std::size_t total = hdr_len + udp_len + esp_len;
+  const std::size_t grow_head =
+      tunnel ? hdr_len + udp_len + kEspIvHeaderBytes : udp_len + kEspIvHeaderBytes;
+  const std::size_t tail_room = f.buf.size() - f.off - payload_len - (tunnel ? 0 : in.l3);
+  if (f.off < grow_head || tail_room < pad + 2 + kIcvBytes) return res;
+  if ((outer_v6 ? total - kIpv6HeaderBytes : total) > 0xFFFF) return res;
+
+  std::uint8_t* out = f.buf.data() + (f.off - grow_head);
+  if (!tunnel) std::memmove(out, f.buf.data() + f.off, in.l3);
+  std::uint8_t* udp = out + hdr_len;
+  std::uint8_t* esp = udp + udp_len;
+  std::uint8_t* ct = esp + kEspIvHeaderBytes;  // the payload already lies here
+  const std::uint32_t spi = sa.spi.get();
+  const std::array<std::uint8_t, kIvBytes> iv = iv_override ? *iv_override : IvForSeq(seq);
+  StoreBe32(esp, spi);
+  StoreBe32(esp + 4, static_cast<std::uint32_t>(seq));
+  std::memcpy(esp + kEspHeaderBytes, iv.data(), kIvBytes);
+  std::uint8_t* trailer = ct + payload_len;
+  for (std::size_t i = 0; i < pad; ++i) trailer[i] = static_cast<std::uint8_t>(i + 1);
+  trailer[pad] = static_cast<std::uint8_t>(pad);
+  trailer[pad + 1] = next_header;
+
+  std::uint8_t aad[12];
+  const std::size_t aad_len = BuildAad(spi, seq, esn, aad);
+  const bool sealed = aead.Seal(iv, {aad, aad_len}, {ct, ct_len},
+                                std::span<std::uint8_t, kIcvBytes>(ct + ct_len, kIcvBytes));
+  INLINESEC_CHECK(sealed);  // a keyed context with in-range sizes cannot fail
+
+  const std::uint8_t carrier = udp_len != 0 ? kProtoUdp : kProtoEsp;
+  if (udp_len != 0) {
+    // RFC 3948 §2.1: ports from the SA; checksum zero over IPv4. Over IPv6 a
+    // zero UDP checksum is not allowed (RFC 8200 §8.1), so it is computed
+    // below once the IPv6 header is final.
+    StoreBe16(udp, sa.udp_sport.get());
+    StoreBe16(udp + 2, sa.udp_dport.get());
+    StoreBe16(udp + 4, static_cast<std::uint16_t>(kUdpHeaderBytes + esp_len));
+    StoreBe16(udp + 6, 0);
+  }
+  if (tunnel) {
+    const std::uint32_t outer = sa.outer.get();
+    const std::uint32_t ttl_field = abi::sa_outer::Ttl::Get(outer);
+    const std::uint8_t ttl = ttl_field != 0 ? static_cast<std::uint8_t>(ttl_field) : kDefaultTtl;
+    const bool dscp_set =
+        abi::sa_ctl::DscpMode::Get(ctl) == static_cast<std::uint32_t>(abi::DscpMode::kSet);
+    const std::uint8_t dscp = dscp_set ? static_cast<std::uint8_t>(abi::sa_outer::Dscp::Get(outer))
+                                       : static_cast<std::uint8_t>(in.tos >> 2);
+    // RFC 6040 §4.1 normal mode: the ECN field is copied from the inner header.
+    const std::uint8_t tos = static_cast<std::uint8_t>((dscp << 2) | (in.tos & kEcnMask));
+    if (outer_v6) {
+      out[0] = static_cast<std::uint8_t>(0x60 | (tos >> 4));
+      out[1] = static_cast<std::uint8_t>((tos & 0x0F) << 4);  // flow label 0
+      out[2] = 0;
+      out[3] = 0;
+      StoreBe16(out + 4, static_cast<std::uint16_t>(total - kIpv6HeaderBytes));
+      out[6] = carrier;
+      out[7] = ttl;
+      std::memcpy(out + 8, sa.src.data(), 16);
+      std::memcpy(out + 24, sa.dst.data(), 16);
+    } else {
+      bool df = false;
+      switch (static_cast<abi::DfMode>(abi::sa_ctl::DfMode::Get(ctl))) {
+        case abi::DfMode::kSet:
+          df = true;
+          break;
+        case abi::DfMode::kClear:
+          df = false;
+          break;
+        default:
+          df = in.df;  // kCopy; an inner IPv6 packet counts as DF (see Inner)
+          break;
+      }
+      out[0] = 0x45;
+      out[1] = tos;
+      StoreBe16(out + 2, static_cast<std::uint16_t>(total));
+      StoreBe16(out + 4, static_cast<std::uint16_t>(seq));  // ID: low 16 bits of seq
+      StoreBe16(out + 6, df ? kIpv4Df : 0);
+      out[8] = ttl;
+      out[9] = carrier;
+      std::memcpy(out + 12, sa.src.data(), 4);
+      std::memcpy(out + 16, sa.dst.data(), 4);
+      SetIpv4Checksum(out, kIpv4HeaderBytes);
+    }
+  } else if (outer_v6) {
+    StoreBe16(out + 4, static_cast<std::uint16_t>(total - kIpv6HeaderBytes));
+    out[6] = carrier;
+  } else {
+    StoreBe16(out + 2, static_cast<std::uint16_t>(total));
+    out[9] = carrier;
+    SetIpv4Checksum(out, hdr_len);
+  }
+  if (udp_len != 0 && outer_v6) SetUdp6Checksum(out, udp, kUdpHeaderBytes + esp_len);
+
+  f.off -= grow_head;
+  f.len = total;
+  res.reason = abi::ExqReason::kNone;
+  res.inner_len = in.total;
+  return res;
+}
+
+RxParse ParseInbound(std::span<const std::uint8_t> pkt) {
+  RxParse p;
+  ByteReader r(pkt);
+  std::uint8_t vihl = 0;
+  if (!r.U8(vihl)) return p;
+  std::uint8_t proto = 0;
+  std::size_t total = 0;
+  bool csum_ok = true;
+  if ((vihl >> 4) == 4) {
+    std::uint8_t tos = 0, ttl = 0;
+    std::uint16_t tot = 0, id = 0, frag = 0, csum = 0;
+    std::span<std::uint8_t> src4(p.src.data(), 4), dst4(p.dst.data(), 4);
+    if (!r.U8(tos) || !r.U16(tot) || !r.U16(id) || !r.U16(frag) || !r.U8(ttl) || !r.U8(proto) ||
+        !r.U16(csum) || !r.Copy(src4) || !r.Copy(dst4))
+      return p;
+    p.outer_tos = tos;
+    p.l3_len = std::size_t{vihl & 0x0Fu} * 4;
+    p.nh_off = 9;
+    if (p.l3_len < kIpv4HeaderBytes || tot < p.l3_len || tot > pkt.size()) {
+      if (proto == kProtoEsp) p.cls = RxClass::kMalformed;
+      return p;
+    }
+    // Fragments go to the host: the engine does not reassemble.
+    if ((frag & (kIpv4Mf | kIpv4FragOffsetMask)) != 0) return p;
+    csum_ok = Ipv4HeaderChecksum(pkt.first(p.l3_len)) == 0;
+    total = tot;
+  } else if ((vihl >> 4) == 6) {
+    std::uint8_t b1 = 0, hop = 0;
+    std::uint16_t flow_lo = 0, plen = 0;
+    if (!r.U8(b1) || !r.U16(flow_lo) || !r.U16(plen) || !r.U8(proto) || !r.U8(hop) ||
+        !r.Copy(p.src) || !r.Copy(p.dst))
+      return p;
+    p.v6 = true;
+    p.outer_tos = static_cast<std::uint8_t>(((vihl & 0x0F) << 4) | (b1 >> 4));
+    p.nh_off = 6;
+    total = kIpv6HeaderBytes + plen;
+    if (plen == 0 || total > pkt.size()) {  // jumbograms are not ours either
+      if (proto == kProtoEsp && plen != 0) p.cls = RxClass::kMalformed;
+      return p;
+    }
+    ByteReader ext(pkt.subspan(kIpv6HeaderBytes, plen));
+    std::size_t off = kIpv6HeaderBytes;
+    for (std::size_t n = 0; proto == 0 || proto == 43 || proto == 60; ++n) {
+      std::uint8_t next = 0, len8 = 0;
+      if (n == kMaxIpv6ExtHeaders || !ext.U8(next) || !ext.U8(len8)) return p;
+      const std::size_t hdr_bytes = (std::size_t{len8} + 1) * 8;
+      if (!ext.Skip(hdr_bytes - 2)) return p;
+      p.nh_off = off;
+      off += hdr_bytes;
+      proto = next;
+    }
+    p.l3_len = off;  // a fragment header (44) ends the walk: bypass below
+  } else {
+    return p;
+  }
+
+  std::span<const std::uint8_t> esp;
+  ByteReader body(pkt.subspan(p.l3_len, total - p.l3_len));
+  if (proto == kProtoEsp) {
+    p.esp_off = p.l3_len;
+    esp = body.rest();
+  } else if (proto == kProtoUdp) {
+    std::uint16_t ulen = 0, ucsum = 0;
+    if (!body.U16(p.sport) || !body.U16(p.dport) || !body.U16(ulen) || !body.U16(ucsum) ||
+        p.dport != kNatTPort) {
+      p.sport = 0;
+      p.dport = 0;
+      return p;
+    }
+    p.udp = true;
+    // RFC 3948 §2.1: the UDP checksum is not checked. The UDP length bounds
+    // the ESP packet.
+    if (ulen < kUdpHeaderBytes || !body.Bytes(ulen - kUdpHeaderBytes, esp)) {
+      p.cls = RxClass::kMalformed;
+      return p;
+    }
+    // RFC 3948 §2.2 NAT keepalive (one 0xFF byte) and §2.2 non-ESP marker
+    // (four zero bytes, then IKE): the host's IKE daemon handles both.
+    if ((esp.size() == 1 && esp[0] == 0xFF) ||
+        (esp.size() >= 4 && esp[0] == 0 && esp[1] == 0 && esp[2] == 0 && esp[3] == 0)) {
+      p.cls = RxClass::kIke;
+      return p;
+    }
+    p.esp_off = p.l3_len + kUdpHeaderBytes;
+  } else {
+    return p;
+  }
+
+  ByteReader er(esp);
+  if (!er.U32(p.spi) || !er.U32(p.seq_low) || esp.size() < kEspMinBytes || !csum_ok) {
+    p.cls = RxClass::kMalformed;
+    return p;
+  }
+  p.esp_len = esp.size();
+  p.cls = RxClass::kEsp;
+  return p;
+}
+
+RxResult Decapsulate(const abi::SaEntry& sa, Aead& aead, const RxParse& p, std::uint64_t seq,
+                     Frame& f) {
+  RxResult res;
+  res.reason = abi::ExqReason::kMalformed;
+  INLINESEC_CHECK(p.cls == RxClass::kEsp && p.esp_len >= kEspMinBytes);
+  INLINESEC_CHECK(f.off <= f.buf.size() && p.esp_off + p.esp_len <= f.buf.size() - f.off);
+  std::uint8_t* base = f.buf.data() + f.off;
+  std::uint8_t* esp = base + p.esp_off;
+  std::uint8_t* ct = esp + kEspIvHeaderBytes;
+  const std::size_t ct_len = p.esp_len - kEspIvHeaderBytes - kIcvBytes;
+  const std::uint32_t ctl = sa.ctl.get();
+  std::uint8_t aad[12];
+  const std::size_t aad_len = BuildAad(p.spi, seq, abi::sa_ctl::Esn::Get(ctl) != 0, aad);
+  if (!aead.Open(std::span<const std::uint8_t, kIvBytes>(esp + kEspHeaderBytes, kIvBytes),
+                 {aad, aad_len}, {ct, ct_len},
+                 std::span<const std::uint8_t, kIcvBytes>(ct + ct_len, kIcvBytes))) {
+    res.reason = abi::ExqReason::kIcvFail;
+    return res;
+  }
+  res.icv_ok = true;
+  // RFC 4303 §2.4: the ciphertext ends on a 4-byte boundary, pad bytes are
+  // 1, 2, 3, ... and the pad length leaves room for the payload.
+  if (ct_len % 4 != 0) return res;
+  const std::size_t pad = ct[ct_len - 2];
+  const std::uint8_t nh = ct[ct_len - 1];
+  if (pad + 2 > ct_len) return res;
+  const std::size_t payload_len = ct_len - 2 - pad;
+  for (std::size_t i = 0; i < pad; ++i)
+    if (ct[payload_len + i] != static_cast<std::uint8_t>(i + 1)) return res;
+  res.next_header = nh;
+
+  const bool tunnel = abi::sa_ctl::Mode::Get(ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
+  if (tunnel) {
+    std::span<const std::uint8_t> payload(ct, payload_len);
+    Inner in;
+    if (!ParseInner(payload, in)) return res;
+    if ((nh == kProtoIpv4 && in.v6) || (nh == kProtoIpv6 && !in.v6) ||
+        (nh != kProtoIpv4 && nh != kProtoIpv6))
+      return res;
+    const std::uint8_t ecn = DecapEcn(p.outer_tos & kEcnMask, in.tos & kEcnMask);
+    if (ecn != (in.tos & kEcnMask)) {
+      if (in.v6) {
+        ct[1] = static_cast<std::uint8_t>((ct[1] & ~0x30) | (ecn << 4));
+      } else {
+        ct[1] = static_cast<std::uint8_t>((ct[1] & ~kEcnMask) | ecn);
+        SetIpv4Checksum(ct, in.l3);
+      }
+    }
+    // Bytes after the inner packet's own length are TFC padding (§2.7).
+    f.off += p.esp_off + kEspIvHeaderBytes;
+    f.len = in.total;
+  } else {
+    if (nh == kProtoNoNext) return res;
+    const std::size_t start = p.esp_off + kEspIvHeaderBytes - p.l3_len;
+    std::memmove(base + start, base, p.l3_len);
+    std::uint8_t* hdr = base + start;
+    if (p.v6) {
+      hdr[p.nh_off] = nh;
+      StoreBe16(hdr + 4, static_cast<std::uint16_t>(p.l3_len - kIpv6HeaderBytes + payload_len));
+    } else {
+      hdr[9] = nh;
+      StoreBe16(hdr + 2, static_cast<std::uint16_t>(p.l3_len + payload_len));
+      SetIpv4Checksum(hdr, p.l3_len);
+    }
+    f.off += start;
+    f.len = p.l3_len + payload_len;
+  }
+  res.reason = abi::ExqReason::kNone;
+  res.inner_len = f.len;
+  return res;
+}
+
+}  // namespace inlinesec::model::esp
