@@ -1,0 +1,250 @@
+// The engine model's ESP datapath: Engine::Transmit and Engine::Receive on
+// top of EngineCore (engine_impl.h) and the packet functions of hw_models/esp.
+// This file decides what each outcome does to SA state, counters and the
+// exception ring; esp.cc decides what happens to the bytes. The rules (see
+// docs/esp_datapath.md):
+//  - nothing runs while ctrl::Enable is 0: offload TX packets are dropped
+//    (tx_dropped, no exception), RX packets pass as kBypass;
+//  - a packet the engine cannot finish posts one exception entry and counts
+//    in exactly one reason counter plus rx_dropped / tx_dropped;
+//  - an inbound SA changes state (window, counters, lifetimes) only for
+//    packets whose ICV verified; replay and ICV failures change only the
+//    SA's drop counters;
+//  - lifetimes: a packet is refused once a hard limit has been reached; the
+//    packet that reaches a soft or hard limit passes and raises the event
+//    (kSoftLifetime once, kHardLifetime once, then one kHardLifetime
+//    exception per refused packet).
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "engine_impl.h"
+#include "inlinesec/common/byte_reader.h"
+#include "inlinesec/model/esp/esp.h"
+
+namespace inlinesec::model {
+
+namespace {
+
+using abi::ExqReason;
+
+std::uint16_t ClampLen(std::size_t n) {
+  return static_cast<std::uint16_t>(std::min<std::size_t>(n, 0xFFFF));
+}
+
+// Best-effort addresses of an IP packet handed to Transmit (for exceptions
+// only; the packet may be malformed, so every read is bounded).
+void PacketAddresses(std::span<const std::uint8_t> pkt, ExceptionInfo& info) {
+  ByteReader r(pkt);
+  std::uint8_t vihl = 0;
+  if (!r.U8(vihl)) return;
+  if ((vihl >> 4) == 4) {
+    std::span<std::uint8_t> src(info.src.data(), 4), dst(info.dst.data(), 4);
+    if (r.Skip(11) && r.Copy(src)) (void)r.Copy(dst);
+  } else if ((vihl >> 4) == 6) {
+    info.v6 = true;
+    if (r.Skip(7) && r.Copy(info.src)) (void)r.Copy(info.dst);
+  }
+}
+
+bool Reached(std::uint64_t limit, std::uint64_t value) { return limit != 0 && value >= limit; }
+
+bool HardReached(const SaSlot& s) {
+  return Reached(s.entry.hard_packets.get(), s.counters.packets) ||
+         Reached(s.entry.hard_bytes.get(), s.counters.bytes);
+}
+
+// Lifetime events after a packet was processed (SA events: Outbound 0,
+// addresses from the SA).
+void CheckLifetimes(EngineCore& e, SaSlot& s) {
+  const auto post = [&](ExqReason reason) {
+    ExceptionInfo info;
+    info.reason = reason;
+    info.spi = s.entry.spi.get();
+    info.sa_index = s.index;
+    info.seq = s.CurrentSeq();
+    info.v6 = abi::sa_ctl::OuterV6::Get(s.entry.ctl.get()) != 0;
+    info.src = s.entry.src;
+    info.dst = s.entry.dst;
+    (void)e.PostException(info);
+  };
+  if ((s.state & abi::sa_state::SoftExpired::kMask) == 0 &&
+      (Reached(s.entry.soft_packets.get(), s.counters.packets) ||
+       Reached(s.entry.soft_bytes.get(), s.counters.bytes))) {
+    s.state = abi::sa_state::SoftExpired::Set(s.state, 1);
+    post(ExqReason::kSoftLifetime);
+  }
+  if ((s.state & abi::sa_state::HardExpired::kMask) == 0 && HardReached(s)) {
+    s.state = abi::sa_state::HardExpired::Set(s.state, 1);
+    post(ExqReason::kHardLifetime);
+  }
+}
+
+abi::RxMeta RxMetaFor(abi::RxStatus status, ExqReason reason = ExqReason::kNone) {
+  abi::RxMeta m{};
+  m.sa_index.set(abi::kExqNoSa);
+  std::uint32_t ctl = abi::rx_ctl::Status::Set(0, static_cast<std::uint32_t>(status));
+  ctl = abi::rx_ctl::Reason::Set(ctl, static_cast<std::uint32_t>(reason));
+  m.ctl.set(ctl);
+  return m;
+}
+
+}  // namespace
+
+abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
+  EngineCore& e = *impl_;
+  const std::uint32_t flags = meta.flags.get();
+  const bool offload = abi::tx_flags::Offload::Get(flags) != 0;
+  if (!e.enabled()) {
+    if (!offload) return ExqReason::kNone;  // bypass needs no engine
+    ++e.counters.tx_dropped;
+    return ExqReason::kTxNoSa;
+  }
+  const std::uint32_t index = meta.sa_index.get();
+  ExceptionInfo info;
+  info.outbound = true;
+  info.sa_index = index;
+  info.orig_len = ClampLen(f.len);
+  const auto fail = [&](ExqReason reason, std::uint64_t& counter) {
+    ++counter;
+    ++e.counters.tx_dropped;
+    info.reason = reason;
+    if (f.off <= f.buf.size() && f.len <= f.buf.size() - f.off) {
+      info.snap = f.bytes();
+      PacketAddresses(f.bytes(), info);
+    }
+    (void)e.PostException(info);
+    return reason;
+  };
+
+  // Reserved metadata must be zero (the ABI rule for every reserved field).
+  if ((flags & ~abi::tx_flags::kDefinedMask) != 0 || !abi::AllZero(meta.rsvd_0x08))
+    return fail(ExqReason::kMalformed, e.counters.malformed);
+  if (!offload) return ExqReason::kNone;
+
+  SaSlot* s = e.SlotAt(index);
+  if (s == nullptr || s->inbound() || !s->aead) {
+    info.sa_index = s == nullptr ? abi::kExqNoSa : index;
+    if (s != nullptr) info.spi = s->entry.spi.get();
+    return fail(ExqReason::kTxNoSa, e.counters.tx_no_sa);
+  }
+  info.spi = s->entry.spi.get();
+  info.seq = s->tx_seq;
+  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(*s)) {
+    s->state = abi::sa_state::HardExpired::Set(s->state, 1);
+    return fail(ExqReason::kHardLifetime, e.counters.lifetime_drops);
+  }
+  // RFC 4303 §3.3.3: the counter never cycles. Without ESN 2^32 - 1 is the
+  // last number sent; with ESN 2^64 - 1.
+  const std::uint64_t last = s->esn() ? ~std::uint64_t{0} : 0xFFFFFFFFull;
+  if ((s->state & abi::sa_state::SeqOverflow::kMask) != 0 || s->tx_seq >= last) {
+    s->state = abi::sa_state::SeqOverflow::Set(s->state, 1);
+    return fail(ExqReason::kSeqOverflow, e.counters.seq_overflows);
+  }
+  const std::uint64_t seq = s->tx_seq + 1;
+  const esp::TxResult r = esp::Encapsulate(s->entry, *s->aead, seq, f);
+  if (r.reason != ExqReason::kNone) {
+    info.seq = seq;
+    return fail(r.reason, e.counters.malformed);
+  }
+  s->tx_seq = seq;
+  ++s->counters.packets;
+  s->counters.bytes += r.inner_len;
+  ++e.counters.tx_packets;
+  e.counters.tx_bytes += f.len;
+  CheckLifetimes(e, *s);
+  return ExqReason::kNone;
+}
+
+abi::RxMeta Engine::Receive(Frame& f) {
+  EngineCore& e = *impl_;
+  if (!e.enabled() || f.off > f.buf.size() || f.len > f.buf.size() - f.off)
+    return RxMetaFor(abi::RxStatus::kBypass);
+  const std::span<const std::uint8_t> pkt = f.bytes();
+  const esp::RxParse p = esp::ParseInbound(pkt);
+  if (p.cls == esp::RxClass::kBypass) return RxMetaFor(abi::RxStatus::kBypass);
+  if (p.cls == esp::RxClass::kIke) {
+    ++e.counters.ike_passthrough;
+    abi::RxMeta m = RxMetaFor(abi::RxStatus::kIkeToHost);
+    m.ctl.set(abi::rx_ctl::UdpEncap::Set(m.ctl.get(), 1));
+    return m;
+  }
+
+  ++e.counters.rx_packets;
+  e.counters.rx_bytes += f.len;
+  // The snapshot is taken before decryption rewrites the payload in place.
+  std::array<std::uint8_t, abi::kExqSnapBytes> snap;
+  const std::size_t snap_len = std::min(pkt.size(), snap.size());
+  std::memcpy(snap.data(), pkt.data(), snap_len);
+
+  ExceptionInfo info;
+  info.spi = p.spi;
+  info.seq = p.seq_low;
+  info.orig_len = ClampLen(f.len);
+  info.v6 = p.v6;
+  info.udp_encap = p.udp;
+  info.src = p.src;
+  info.dst = p.dst;
+  info.sport = p.sport;
+  info.dport = p.dport;
+  info.snap = std::span<const std::uint8_t>(snap.data(), snap_len);
+  abi::RxMeta m = RxMetaFor(abi::RxStatus::kFailed);
+  m.spi.set(p.spi);
+  m.seq.set(p.seq_low);
+  std::uint32_t ctl = abi::rx_ctl::UdpEncap::Set(m.ctl.get(), p.udp ? 1 : 0);
+  const auto fail = [&](ExqReason reason, std::uint64_t& counter) {
+    ++counter;
+    ++e.counters.rx_dropped;
+    info.reason = reason;
+    (void)e.PostException(info);
+    m.ctl.set(abi::rx_ctl::Reason::Set(ctl, static_cast<std::uint32_t>(reason)));
+    m.seq.set(info.seq);
+    m.sa_index.set(info.sa_index);
+    return m;
+  };
+
+  const std::uint32_t index =
+      p.cls == esp::RxClass::kEsp || p.spi != 0 ? e.LookupInbound(p.spi) : kNoSlot;
+  SaSlot* s = index == kNoSlot ? nullptr : e.SlotAt(index);
+  if (s != nullptr) {
+    info.sa_index = index;
+    m.cookie.set(s->entry.cookie.get());
+  }
+  if (p.cls == esp::RxClass::kMalformed) return fail(ExqReason::kMalformed, e.counters.malformed);
+  if (s == nullptr || !s->aead || !s->replay) return fail(ExqReason::kSpiMiss, e.counters.spi_miss);
+  const bool tunnel =
+      abi::sa_ctl::Mode::Get(s->entry.ctl.get()) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
+  ctl = abi::rx_ctl::Tunnel::Set(ctl, tunnel ? 1 : 0);
+
+  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(*s)) {
+    s->state = abi::sa_state::HardExpired::Set(s->state, 1);
+    return fail(ExqReason::kHardLifetime, e.counters.lifetime_drops);
+  }
+  std::uint64_t seq = 0;
+  const esp::ReplayWindow::Verdict v = s->replay->Check(p.seq_low, seq);
+  info.seq = seq;
+  if (v != esp::ReplayWindow::Verdict::kOk) {
+    ++s->counters.replay_drops;
+    return fail(ExqReason::kReplay, e.counters.replay_drops);
+  }
+  const esp::RxResult r = esp::Decapsulate(s->entry, *s->aead, p, seq, f);
+  if (r.reason == ExqReason::kIcvFail) {
+    ++s->counters.auth_fails;
+    return fail(ExqReason::kIcvFail, e.counters.auth_fails);
+  }
+  // The ICV verified: the sender really used this number (RFC 4303 §3.4.3).
+  s->replay->Accept(seq);
+  if (r.reason != ExqReason::kNone) return fail(r.reason, e.counters.malformed);
+
+  ++s->counters.packets;
+  s->counters.bytes += r.inner_len;
+  CheckLifetimes(e, *s);
+  ctl = abi::rx_ctl::Status::Set(ctl, static_cast<std::uint32_t>(abi::RxStatus::kDecrypted));
+  ctl = abi::rx_ctl::NextHeader::Set(ctl, r.next_header);
+  m.ctl.set(ctl);
+  m.sa_index.set(index);
+  m.seq.set(seq);
+  return m;
+}
+
+}  // namespace inlinesec::model
