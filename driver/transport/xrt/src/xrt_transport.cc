@@ -79,13 +79,25 @@ Result<std::unique_ptr<XrtTransport>> XrtTransport::Open(const XrtTransportOptio
   auto impl = std::make_unique<Impl>();
   unsigned index = 0;
   const bool by_index = IsIndex(options.selector, index);
+  if (by_index) {
+    // Enumeration itself throws when the runtime is not set up (no
+    // XILINX_XRT, no shim library): that also means zero devices.
+    unsigned found = 0;
+    std::string why;
+    try {
+      found = xrt::system::enumerate_devices();
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    if (index >= found) {
+      return Status(Code::kUnavailable, "xrt: no device at index " + options.selector +
+                                            " (XRT found " + std::to_string(found) + " devices" +
+                                            (why.empty() ? "" : "; XRT runtime unusable: " + why) +
+                                            ")");
+    }
+  }
   try {
     if (by_index) {
-      unsigned found = xrt::system::enumerate_devices();
-      if (index >= found) {
-        return Status(Code::kUnavailable, "xrt: no device at index " + options.selector +
-                                              " (XRT found " + std::to_string(found) + " devices)");
-      }
       impl->device = xrt::device(index);
     } else {
       impl->device = xrt::device(options.selector);
