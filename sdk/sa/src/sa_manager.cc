@@ -208,7 +208,12 @@ Result<SaHandle> SaManager::Reserve(const SaDescription& d) {
 void SaManager::Unreserve(const SaHandle& h, SaDirection dir) {
   (void)dir;
   in_use_[h.index] = 0;
-  free_.push_front(h.index);
+  // Never programmed: give it back where it came from.
+  if (h.index + 1 == next_fresh_) {
+    --next_fresh_;
+  } else {
+    free_.push_front(h.index);
+  }
 }
 
 // ------------------------------------------------------------ encoding
@@ -542,7 +547,7 @@ BatchResult SaManager::AddBatch(std::span<const SaDescription> descs) {
     handles.push_back(*h);
   }
   auto release_all = [&](bool quarantine) {
-    for (std::size_t i = 0; i < handles.size(); ++i) {
+    for (std::size_t i = handles.size(); i-- > 0;) {  // reverse: unwinds PickIndex
       if (quarantine) {
         quarantine_.emplace_back(clock_.Now() + options_.spi_quarantine, handles[i].index);
       } else {
