@@ -114,14 +114,16 @@ void EngineCore::WriteCompletion(const abi::CmdDesc& cmd, const CmdOutcome& out)
 }
 
 EngineCore::CmdOutcome EngineCore::Execute(const abi::CmdDesc& cmd) {
+  const auto op = static_cast<abi::Opcode>(cmd.opcode);
   CmdOutcome out;
-  out.info = cmd.sa_index.get();
+  // info: a batch reports the failing record's position (0 when the whole
+  // command fails); every other opcode echoes sa_index.
+  out.info = op == abi::Opcode::kWriteSaBatch ? 0 : cmd.sa_index.get();
   if (faults.fail_commands > 0) {  // fault: engine error, nothing changes
     --faults.fail_commands;
     out.status = CmdStatus::kInternal;
     return out;
   }
-  const auto op = static_cast<abi::Opcode>(cmd.opcode);
   switch (op) {
     case abi::Opcode::kNop:
     case abi::Opcode::kWriteSa:
@@ -141,7 +143,6 @@ EngineCore::CmdOutcome EngineCore::Execute(const abi::CmdDesc& cmd) {
       (cmd.flags & ~abi::cmd_flags::kDefinedMask) != 0 ||
       (cmd.flags != 0 && op != abi::Opcode::kWriteSa)) {
     out.status = CmdStatus::kReservedNonZero;
-    if (op == abi::Opcode::kWriteSaBatch) out.info = 0;
     return out;
   }
   switch (op) {

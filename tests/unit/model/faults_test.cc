@@ -59,7 +59,10 @@ TEST(Faults, FailedCommandsCompleteWithInternalAndChangeNothing) {
   ASSERT_TRUE(host.Start());
   engine.faults().fail_commands = 3;
   EXPECT_EQ(StatusOf(host.WriteSa(1, OutboundSa(1))), CmdStatus::kInternal);
-  EXPECT_EQ(StatusOf(host.WriteBatch({Record(2, OutboundSa(2))})), CmdStatus::kInternal);
+  const abi::CplEntry batch = host.WriteBatch({Record(2, OutboundSa(2))});
+  EXPECT_EQ(StatusOf(batch), CmdStatus::kInternal);
+  EXPECT_EQ(batch.info.get(), 0u);  // the whole batch failed, not one record
+  EXPECT_EQ(batch.done.get(), 0u);
   EXPECT_EQ(StatusOf(host.Run(HostSim::Cmd(Opcode::kNop))), CmdStatus::kInternal);
   EXPECT_EQ(StatusOf(host.ReadSa(1)), CmdStatus::kNotFound);
   EXPECT_EQ(StatusOf(host.ReadSa(2)), CmdStatus::kNotFound);
