@@ -134,7 +134,9 @@ struct RingRegs {
 
   std::uint64_t base() const { return (std::uint64_t{base_hi} << 32) | base_lo; }
   bool on() const { return size_log2 != 0; }
-  std::uint32_t entries() const { return 1u << size_log2; }  // only when on() and validated
+  // Entries of a validated ring (size_log2 <= 24 once enabled); 0 for a
+  // value that could never be enabled, so no caller shifts out of range.
+  std::uint32_t entries() const { return size_log2 < 32 ? 1u << size_log2 : 0; }
 };
 
 // One entry of the compact SA index: what the inbound lookup touches. `ref`
