@@ -21,7 +21,9 @@
 #include <rte_mempool.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 
 namespace inlinesec::esp_interop {
@@ -92,6 +94,15 @@ void Bring(DpdkEnv& env) {
     return;
   }
   env.ok = true;
+  // EAL keeps a runtime directory (/var/run/dpdk/<prefix>) even with
+  // --no-shconf; remove it, and release EAL, when the test process exits.
+  std::atexit([] {
+    const std::string dir = rte_eal_get_runtime_dir();
+    rte_cryptodev_stop(Env().dev);
+    rte_eal_cleanup();
+    std::error_code ec;
+    if (dir.find("inlinesec-esp-") != std::string::npos) std::filesystem::remove_all(dir, ec);
+  });
 }
 
 rte_crypto_aead_algorithm AeadOf(abi::Algo a) {
