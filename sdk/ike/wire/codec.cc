@@ -137,8 +137,11 @@ bool ParseSa(ByteReader& r, SaPayload& sa, DecodeError& err) {
       return Syntax(err, "proposal truncated");
     if (more != 0 && more != 2) return Syntax(err, "proposal last/more field");
     last = more == 0;
-    if (num != expect_num) return Syntax(err, "proposal numbers must count up from 1");
-    ++expect_num;
+    // RFC 7296 §3.3.1: numbers count up by one; a response's single
+    // proposal keeps the number it had in the request.
+    if (num == 0 || (sa.proposals.size() > 0 && num != expect_num))
+      return Syntax(err, "proposal numbers must count up by one");
+    expect_num = static_cast<std::uint8_t>(num + 1);
     Proposal p;
     p.number = num;
     p.protocol = static_cast<ProtocolId>(proto);
