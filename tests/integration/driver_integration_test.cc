@@ -253,6 +253,29 @@ TYPED_TEST(DriverIntegration, SpiMissCarriesPeerAddressPortsAndSpi) {
   EXPECT_GT(p.snap_len, 0);
 }
 
+TYPED_TEST(DriverIntegration, RingOverflowIsReportedFromTheDropCounter) {
+  NEED_MODEL();
+  driver::DeviceOptions o = testenv::FastOptions();
+  o.exq_ring_log2 = 4;  // 16 entries
+  this->Open(o);
+  model = this->Model();
+  for (std::uint32_t i = 0; i < 20; ++i) {
+    auto pkt = testenv::Esp(0x50000 + i);
+    model->WithEngine([&](model::Engine& e) { (void)e.Receive(pkt.frame); });
+  }
+  std::vector<sdk::Event> ev;
+  ASSERT_TRUE(this->events_->Poll(ev, 1000).ok());
+  ASSERT_EQ(ev.size(), 17u);
+  for (std::size_t i = 0; i < 16; ++i) EXPECT_EQ(ev[i].kind, sdk::EventKind::kSpiMiss);
+  EXPECT_EQ(ev[16].kind, sdk::EventKind::kRingOverflow);
+  EXPECT_EQ(ev[16].dropped, 4u);
+  EXPECT_EQ(this->events_->stats().overflow_dropped, 4u);
+  // Reported once: the next poll has nothing new.
+  ev.clear();
+  ASSERT_TRUE(this->events_->Poll(ev).ok());
+  EXPECT_TRUE(ev.empty());
+}
+
 TYPED_TEST(DriverIntegration, ResetMidBatchLosesNothingFromShadow) {
   NEED_MODEL();
   auto before = this->AddMany(10, 0x6000);

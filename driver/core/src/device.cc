@@ -363,19 +363,11 @@ Status Device::ExecuteLocked(std::span<abi::CmdDesc> cmds, std::span<Completion>
     return Status(Code::kUnavailable, "device is not up (reset needed after epoch change)");
   }
   if (cmds.empty()) return Status::Ok();
-  for (abi::CmdDesc& d : cmds) {
-    if (next_tag_ == 0) ++next_tag_;
-    d.tag.set(next_tag_++);
-  }
-  // Tags must be consecutive for the index arithmetic in DrainCompletions.
-  for (std::size_t i = 1; i < cmds.size(); ++i) {
-    if (cmds[i].tag.get() != cmds[0].tag.get() + i) {
-      std::uint32_t base = cmds[0].tag.get();
-      for (std::size_t j = 0; j < cmds.size(); ++j) {
-        cmds[j].tag.set(base + static_cast<std::uint32_t>(j));
-      }
-      break;
-    }
+  // Consecutive tags per call (DrainCompletions indexes by tag - first).
+  const std::uint32_t first_tag = next_tag_;
+  next_tag_ += static_cast<std::uint32_t>(cmds.size());
+  for (std::size_t i = 0; i < cmds.size(); ++i) {
+    cmds[i].tag.set(first_tag + static_cast<std::uint32_t>(i));
   }
   stats_.commands += cmds.size();
   std::vector<bool> got(cmds.size(), false);

@@ -107,6 +107,7 @@ SaManager::SaManager(driver::Device& device, const Clock& clock, Timers& timers,
   // SPI = generation * capacity + index, never below 256 and within 32 bits.
   min_generation_ = std::max<std::uint32_t>(1, (kMinSpi + capacity_ - 1) / capacity_);
   max_generation_ = static_cast<std::uint32_t>((std::uint64_t{1} << 32) / capacity_ - 1);
+  sas_.reserve(std::min<std::uint32_t>(capacity_, 1u << 16));
 }
 
 SaManager::~SaManager() {
@@ -783,7 +784,6 @@ Status SaManager::Resync() {
   // Every entry is invalid now: traffic for these SAs fails closed until
   // its record lands.
   std::vector<abi::SaWriteRecord> records;
-  std::vector<std::uint32_t> indices;
   records.reserve(sas_.size());
   for (auto& [index, s] : sas_) {
     if (s.stopped) continue;
@@ -811,7 +811,6 @@ Status SaManager::Resync() {
     rec.entry = e;
     FillKey(rec.entry, d);
     records.push_back(rec);
-    indices.push_back(index);
   }
   if (!records.empty()) {
     std::vector<Status> item_status(records.size());

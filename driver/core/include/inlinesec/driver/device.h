@@ -152,7 +152,10 @@ class Device {
   // Reads a 64-bit LO/HI counter register pair (LO latches HI).
   std::uint64_t ReadCounter(abi::Reg lo);
   // The epoch recorded at our last reset.
-  std::uint32_t epoch() const { return epoch_; }
+  std::uint32_t epoch() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return epoch_;
+  }
   // True if the engine's epoch differs from ours: it was reset (or its
   // firmware restarted) behind our back, so rings and SA table are gone.
   bool EpochChanged();
