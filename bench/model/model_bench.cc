@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
@@ -144,8 +145,17 @@ struct SadTable {
   bool tried = false;
   std::string error;
 
+  bool eal_up = false;
+
+  // Leaves nothing behind: EAL keeps a runtime directory
+  // (/var/run/dpdk/<prefix>) even after rte_eal_cleanup.
   ~SadTable() {
     if (sad != nullptr) rte_ipsec_sad_destroy(sad);
+    if (!eal_up) return;
+    const std::string dir = rte_eal_get_runtime_dir();
+    rte_eal_cleanup();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
   }
   void Build(const LookupTable& t) {
     tried = true;
@@ -161,6 +171,7 @@ struct SadTable {
       error = std::string("rte_eal_init: ") + rte_strerror(rte_errno);
       return;
     }
+    eal_up = true;
     rte_ipsec_sad_conf conf{};
     conf.socket_id = SOCKET_ID_ANY;
     conf.max_sa[RTE_IPSEC_SAD_SPI_ONLY] = 1u << kLookupLog2;
