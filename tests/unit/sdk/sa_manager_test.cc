@@ -278,3 +278,40 @@ TEST_F(SaManagerTest, HandlerMayDeleteItsSa) {
 
 }  // namespace
 }  // namespace inlinesec::sdk
+
+namespace inlinesec::sdk {
+namespace {
+
+TEST_F(SaManagerTest, UpdateBatchAppliesAllAndDeleteBatchReportsPerItem) {
+  std::vector<SaDescription> batch;
+  for (std::uint32_t i = 0; i < 6; ++i) batch.push_back(Outbound(0x8000 + i));
+  auto r = sa_->AddBatch(batch);
+  ASSERT_TRUE(r.status.ok());
+  std::vector<SaDescription> upd;
+  for (std::uint32_t i = 0; i < 6; ++i) {
+    upd.push_back(Outbound(0x8000 + i, 50));
+    upd.back().cookie = 1000 + i;
+  }
+  auto u = sa_->UpdateBatch(r.handles, upd);
+  ASSERT_TRUE(u.status.ok()) << u.status.ToString();
+  for (std::uint32_t i = 0; i < 6; ++i) {
+    auto st = dev_->ReadSa(r.handles[i].index);
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(st->cookie.get(), 1000u + i);
+  }
+  // One handle already deleted: reported for that item only, the rest go.
+  ASSERT_TRUE(sa_->Delete(r.handles[2]).ok());
+  auto d = sa_->DeleteBatch(r.handles);
+  EXPECT_EQ(d.status.code(), Code::kNotFound);
+  EXPECT_EQ(d.item_status[2].code(), Code::kNotFound);
+  for (std::size_t i = 0; i < 6; ++i) {
+    if (i != 2) {
+      EXPECT_TRUE(d.item_status[i].ok()) << i;
+    }
+    EXPECT_EQ(dev_->ReadSa(r.handles[i].index).status().code(), Code::kNotFound);
+  }
+  EXPECT_EQ(sa_->size(), 0u);
+}
+
+}  // namespace
+}  // namespace inlinesec::sdk
