@@ -49,14 +49,24 @@ void PacketAddresses(std::span<const std::uint8_t> pkt, ExceptionInfo& info) {
 
 bool Reached(std::uint64_t limit, std::uint64_t value) { return limit != 0 && value >= limit; }
 
-bool HardReached(const SaSlot& s) {
-  return Reached(s.entry.hard_packets.get(), s.counters.packets) ||
-         Reached(s.entry.hard_bytes.get(), s.counters.bytes);
-}
+// The SA's four lifetime limits, read from the entry image once per packet.
+struct Limits {
+  std::uint64_t soft_packets, hard_packets, soft_bytes, hard_bytes;
+  explicit Limits(const abi::SaEntry& e)
+      : soft_packets(e.soft_packets.get()),
+        hard_packets(e.hard_packets.get()),
+        soft_bytes(e.soft_bytes.get()),
+        hard_bytes(e.hard_bytes.get()) {}
+  bool any() const { return (soft_packets | hard_packets | soft_bytes | hard_bytes) != 0; }
+  bool HardReached(const SaCounters& c) const {
+    return Reached(hard_packets, c.packets) || Reached(hard_bytes, c.bytes);
+  }
+};
 
 // Lifetime events after a packet was processed (SA events: Outbound 0,
 // addresses from the SA).
-void CheckLifetimes(EngineCore& e, SaSlot& s) {
+void CheckLifetimes(EngineCore& e, SaSlot& s, const Limits& l) {
+  if (!l.any()) return;
   const auto post = [&](ExqReason reason) {
     ExceptionInfo info;
     info.reason = reason;
@@ -69,12 +79,11 @@ void CheckLifetimes(EngineCore& e, SaSlot& s) {
     (void)e.PostException(info);
   };
   if ((s.state & abi::sa_state::SoftExpired::kMask) == 0 &&
-      (Reached(s.entry.soft_packets.get(), s.counters.packets) ||
-       Reached(s.entry.soft_bytes.get(), s.counters.bytes))) {
+      (Reached(l.soft_packets, s.counters.packets) || Reached(l.soft_bytes, s.counters.bytes))) {
     s.state = abi::sa_state::SoftExpired::Set(s.state, 1);
     post(ExqReason::kSoftLifetime);
   }
-  if ((s.state & abi::sa_state::HardExpired::kMask) == 0 && HardReached(s)) {
+  if ((s.state & abi::sa_state::HardExpired::kMask) == 0 && l.HardReached(s.counters)) {
     s.state = abi::sa_state::HardExpired::Set(s.state, 1);
     post(ExqReason::kHardLifetime);
   }
@@ -101,14 +110,20 @@ abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
     return ExqReason::kTxNoSa;
   }
   const std::uint32_t index = meta.sa_index.get();
-  ExceptionInfo info;
-  info.outbound = true;
-  info.sa_index = index;
-  info.orig_len = ClampLen(f.len);
+  std::uint32_t spi = 0;
+  std::uint32_t sa_index = index;
+  std::uint64_t seq_used = 0;
+  // Failures only: the exception entry is built here, off the fast path.
   const auto fail = [&](ExqReason reason, std::uint64_t& counter) {
     ++counter;
     ++e.counters.tx_dropped;
+    ExceptionInfo info;
+    info.outbound = true;
     info.reason = reason;
+    info.spi = spi;
+    info.sa_index = sa_index;
+    info.seq = seq_used;
+    info.orig_len = ClampLen(f.len);
     if (f.off <= f.buf.size() && f.len <= f.buf.size() - f.off) {
       info.snap = f.bytes();
       PacketAddresses(f.bytes(), info);
@@ -124,13 +139,14 @@ abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
 
   SaSlot* s = e.SlotAt(index);
   if (s == nullptr || s->inbound() || !s->aead) {
-    info.sa_index = s == nullptr ? abi::kExqNoSa : index;
-    if (s != nullptr) info.spi = s->entry.spi.get();
+    sa_index = s == nullptr ? abi::kExqNoSa : index;
+    if (s != nullptr) spi = s->entry.spi.get();
     return fail(ExqReason::kTxNoSa, e.counters.tx_no_sa);
   }
-  info.spi = s->entry.spi.get();
-  info.seq = s->tx_seq;
-  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(*s)) {
+  spi = s->entry.spi.get();
+  seq_used = s->tx_seq;
+  const Limits limits(s->entry);
+  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || limits.HardReached(s->counters)) {
     s->state = abi::sa_state::HardExpired::Set(s->state, 1);
     return fail(ExqReason::kHardLifetime, e.counters.lifetime_drops);
   }
@@ -144,7 +160,7 @@ abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
   const std::uint64_t seq = s->tx_seq + 1;
   const esp::TxResult r = esp::Encapsulate(s->entry, *s->aead, seq, f);
   if (r.reason != ExqReason::kNone) {
-    info.seq = seq;
+    seq_used = seq;
     return fail(r.reason, e.counters.malformed);
   }
   s->tx_seq = seq;
@@ -152,7 +168,7 @@ abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
   s->counters.bytes += r.inner_len;
   ++e.counters.tx_packets;
   e.counters.tx_bytes += f.len;
-  CheckLifetimes(e, *s);
+  CheckLifetimes(e, *s, limits);
   return ExqReason::kNone;
 }
 
@@ -177,29 +193,33 @@ abi::RxMeta Engine::Receive(Frame& f) {
   const std::size_t snap_len = std::min(pkt.size(), snap.size());
   std::memcpy(snap.data(), pkt.data(), snap_len);
 
-  ExceptionInfo info;
-  info.spi = p.spi;
-  info.seq = p.seq_low;
-  info.orig_len = ClampLen(f.len);
-  info.v6 = p.v6;
-  info.udp_encap = p.udp;
-  info.src = p.src;
-  info.dst = p.dst;
-  info.sport = p.sport;
-  info.dport = p.dport;
-  info.snap = std::span<const std::uint8_t>(snap.data(), snap_len);
+  const std::uint16_t orig_len = ClampLen(f.len);
+  std::uint32_t sa_index = abi::kExqNoSa;
+  std::uint64_t full_seq = p.seq_low;
   abi::RxMeta m = RxMetaFor(abi::RxStatus::kFailed);
   m.spi.set(p.spi);
-  m.seq.set(p.seq_low);
   std::uint32_t ctl = abi::rx_ctl::UdpEncap::Set(m.ctl.get(), p.udp ? 1 : 0);
+  // Failures only: the exception entry is built here, off the fast path.
   const auto fail = [&](ExqReason reason, std::uint64_t& counter) {
     ++counter;
     ++e.counters.rx_dropped;
+    ExceptionInfo info;
     info.reason = reason;
+    info.spi = p.spi;
+    info.sa_index = sa_index;
+    info.seq = full_seq;
+    info.orig_len = orig_len;
+    info.v6 = p.v6;
+    info.udp_encap = p.udp;
+    info.src = p.src;
+    info.dst = p.dst;
+    info.sport = p.sport;
+    info.dport = p.dport;
+    info.snap = std::span<const std::uint8_t>(snap.data(), snap_len);
     (void)e.PostException(info);
     m.ctl.set(abi::rx_ctl::Reason::Set(ctl, static_cast<std::uint32_t>(reason)));
-    m.seq.set(info.seq);
-    m.sa_index.set(info.sa_index);
+    m.seq.set(full_seq);
+    m.sa_index.set(sa_index);
     return m;
   };
 
@@ -207,7 +227,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
       p.cls == esp::RxClass::kEsp || p.spi != 0 ? e.LookupInbound(p.spi) : kNoSlot;
   SaSlot* s = index == kNoSlot ? nullptr : e.SlotAt(index);
   if (s != nullptr) {
-    info.sa_index = index;
+    sa_index = index;
     m.cookie.set(s->entry.cookie.get());
   }
   if (p.cls == esp::RxClass::kMalformed) return fail(ExqReason::kMalformed, e.counters.malformed);
@@ -216,13 +236,14 @@ abi::RxMeta Engine::Receive(Frame& f) {
       abi::sa_ctl::Mode::Get(s->entry.ctl.get()) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
   ctl = abi::rx_ctl::Tunnel::Set(ctl, tunnel ? 1 : 0);
 
-  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(*s)) {
+  const Limits limits(s->entry);
+  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || limits.HardReached(s->counters)) {
     s->state = abi::sa_state::HardExpired::Set(s->state, 1);
     return fail(ExqReason::kHardLifetime, e.counters.lifetime_drops);
   }
   std::uint64_t seq = 0;
   const esp::ReplayWindow::Verdict v = s->replay->Check(p.seq_low, seq);
-  info.seq = seq;
+  full_seq = seq;
   if (v != esp::ReplayWindow::Verdict::kOk) {
     ++s->counters.replay_drops;
     return fail(ExqReason::kReplay, e.counters.replay_drops);
@@ -238,7 +259,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
 
   ++s->counters.packets;
   s->counters.bytes += r.inner_len;
-  CheckLifetimes(e, *s);
+  CheckLifetimes(e, *s, limits);
   ctl = abi::rx_ctl::Status::Set(ctl, static_cast<std::uint32_t>(abi::RxStatus::kDecrypted));
   ctl = abi::rx_ctl::NextHeader::Set(ctl, r.next_header);
   m.ctl.set(ctl);

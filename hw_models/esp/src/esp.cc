@@ -93,14 +93,20 @@ bool ParseInner(std::span<const std::uint8_t> pkt, Inner& in) {
   return false;
 }
 
-std::uint32_t SumWords(std::span<const std::uint8_t> b, std::uint32_t sum) {
+// One's-complement sum of big-endian 16-bit words (RFC 1071), four bytes
+// per step into a 64-bit accumulator; an odd last byte is the high half.
+std::uint64_t SumWords(std::span<const std::uint8_t> b, std::uint64_t sum) {
   std::size_t i = 0;
-  for (; i + 1 < b.size(); i += 2) sum += (std::uint32_t{b[i]} << 8) | b[i + 1];
-  if (i < b.size()) sum += std::uint32_t{b[i]} << 8;
+  for (; i + 4 <= b.size(); i += 4) sum += LoadBe32(b.data() + i);
+  if (i + 2 <= b.size()) {
+    sum += std::uint64_t{LoadBe16(b.data() + i)} << 16;
+    i += 2;
+  }
+  if (i < b.size()) sum += std::uint64_t{b[i]} << (i % 4 == 0 ? 24 : 8);
   return sum;
 }
 
-std::uint16_t Fold(std::uint32_t sum) {
+std::uint16_t Fold(std::uint64_t sum) {
   while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
   return static_cast<std::uint16_t>(~sum);
 }
@@ -116,8 +122,8 @@ void SetIpv4Checksum(std::uint8_t* hdr, std::size_t l3) {
 void SetUdp6Checksum(const std::uint8_t* ip6, std::uint8_t* udp, std::size_t udp_len) {
   udp[6] = 0;
   udp[7] = 0;
-  std::uint32_t sum = SumWords({ip6 + 8, 32}, 0);
-  sum += static_cast<std::uint32_t>(udp_len >> 16) + static_cast<std::uint32_t>(udp_len & 0xFFFF);
+  std::uint64_t sum = SumWords({ip6 + 8, 32}, 0);
+  sum += udp_len;
   sum += kProtoUdp;
   std::uint16_t c = Fold(SumWords({udp, udp_len}, sum));
   StoreBe16(udp + 6, c == 0 ? 0xFFFF : c);
