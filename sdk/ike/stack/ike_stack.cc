@@ -219,16 +219,9 @@ class IkeStack::Impl final : public IkeContext {
       UnknownSpi(d, bytes, peek);
       return;
     }
-    const TimePoint before = sa->last_inbound;
+    sa->rx_src = d.src;
+    sa->rx_dst = d.dst;
     sa->tasks->Receive(bytes, peek);
-    if (sa->last_inbound != before && sa->state != IkeSaState::kDead &&
-        h.exchange != ExchangeType::kIkeSaInit && (sa->nat_here || sa->nat_there) &&
-        (sa->remote != d.src || sa->local != d.dst)) {
-      // RFC 7296 §2.23: follow the peer's NAT mapping once a protected
-      // message proves it.
-      sa->remote = d.src;
-      sa->local = d.dst;
-    }
   }
 
   Status WithSa(std::uint64_t id, const std::function<Status(IkeSa&)>& fn) {
@@ -395,6 +388,8 @@ class IkeStack::Impl final : public IkeContext {
     sa->remote = d.src;
     IkeSa* raw = Register(std::move(sa));
     half_open_[key] = raw->id();
+    raw->rx_src = d.src;
+    raw->rx_dst = d.dst;
     raw->tasks->Receive(bytes, peek);
   }
 

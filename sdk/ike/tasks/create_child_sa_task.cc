@@ -185,23 +185,35 @@ Step CreateChildSaTask::FinishIkeRekey(const Proposal& chosen,
   IkeSa* created = ctx_.AdoptRekeyedIkeSa(sa_, std::move(fresh));
   if (created == nullptr) return Step::kFailed;
   if (!we_initiated) {
-    // Responder (§2.18): the new SA takes over; the initiator deletes the
-    // old one. If we are rekeying too, our own task settles the collision.
-    ctx_.MoveChildren(sa_, *created);
+    Task* mine = sa_.tasks ? sa_.tasks->active() : nullptr;
     sa_.state = IkeSaState::kRekeyed;
-    if (sa_.tasks && sa_.tasks->active() && sa_.tasks->active()->rekeying_ike())
-      sa_.tasks->active()->NoteCollision(peer_nonce_, nonce_, created->id());
+    if (mine != nullptr && mine->rekeying_ike()) {
+      // §2.8.2: we are rekeying too; our own task decides which new SA
+      // survives once its response is in. Until then nothing moves.
+      created->state = IkeSaState::kRekeyed;
+      mine->NoteCollision(peer_nonce_, nonce_, created->id());
+      return Step::kDone;
+    }
+    // Responder (§2.18): the new SA takes over; the initiator deletes the
+    // old one.
+    ctx_.MoveChildren(sa_, *created);
     return Step::kDone;
   }
+  IkeSa* theirs = collided_ ? ctx_.FindIkeSa(collision_sa_) : nullptr;
   if (collided_ && LostCollision(nonce_, peer_nonce_)) {
-    // §2.8.2: our new IKE SA is redundant; we delete it, the peer deletes
-    // the old one. The children already moved to the peer's new SA.
+    // §2.8.2: our new IKE SA is redundant: we delete it, the children go to
+    // the peer's new SA and the peer deletes the old one.
     created->state = IkeSaState::kRekeyed;
     ctx_.QueueIkeDelete(*created);
+    if (theirs != nullptr) {
+      theirs->state = IkeSaState::kEstablished;
+      ctx_.MoveChildren(sa_, *theirs);
+    }
+    sa_.state = IkeSaState::kRekeyed;
     return Step::kDone;
   }
-  IkeSa* from = collided_ ? ctx_.FindIkeSa(collision_sa_) : &sa_;
-  if (from != nullptr) ctx_.MoveChildren(*from, *created);
+  ctx_.MoveChildren(sa_, *created);
+  if (theirs != nullptr) theirs->state = IkeSaState::kRekeyed;  // the peer deletes it
   sa_.state = IkeSaState::kRekeyed;
   ctx_.QueueIkeDelete(sa_);
   return Step::kDone;

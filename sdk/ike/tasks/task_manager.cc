@@ -124,6 +124,14 @@ void TaskManager::Receive(std::span<const std::uint8_t> bytes, const PeekedHeade
     HandleRequest(bytes, peek);
 }
 
+void TaskManager::FollowNat(bool init) {
+  // RFC 7296 §2.23: behind a NAT, answer where authenticated messages come
+  // from (the mapping may change, and the initiator floats to 4500).
+  if (init || !(sa_.nat_here || sa_.nat_there) || sa_.rx_src.port == 0) return;
+  sa_.remote = sa_.rx_src;
+  sa_.local = sa_.rx_dst;
+}
+
 void TaskManager::Finish(Step step) {
   if (retransmit_timer_ != kNoTimer) timers_.Cancel(retransmit_timer_);
   retransmit_timer_ = kNoTimer;
@@ -153,6 +161,8 @@ void TaskManager::HandleResponse(std::span<const std::uint8_t> bytes, const Peek
   if (st != DecodeStatus::kOk) return;  // errors in responses are dropped
   if (init) sa_.init_response.assign(bytes.begin(), bytes.end());
   sa_.last_inbound = clock_.Now();
+  ++sa_.messages_in;
+  FollowNat(init);
   Finish(active_->Process(msg));
 }
 
@@ -211,6 +221,8 @@ void TaskManager::HandleRequest(std::span<const std::uint8_t> bytes, const Peeke
     if (task == nullptr) return;
     if (init) sa_.init_request.assign(bytes.begin(), bytes.end());
     sa_.last_inbound = clock_.Now();
+    ++sa_.messages_in;
+    FollowNat(init);
     const Step s1 = task->Process(msg);
     const Step s2 = task->Build(resp);
     delete_sa = s1 == Step::kDeleteSa || s2 == Step::kDeleteSa;

@@ -92,6 +92,10 @@ class IkeSa {
   Reassembler reassembler;
   TimePoint established;
   TimePoint last_inbound;
+  std::uint64_t messages_in = 0;  // authenticated messages accepted
+  // Outer addresses of the datagram being processed; adopted once it
+  // authenticates when a NAT is in the path (RFC 7296 §2.23).
+  Endpoint rx_src, rx_dst;
   TimerId rekey_timer = kNoTimer;
   TimerId expire_timer = kNoTimer;
   TimerId dpd_timer = kNoTimer;

@@ -54,6 +54,7 @@ class TaskManager {
   std::unique_ptr<Task> ResponderFor(ExchangeType e);
   bool Encode(Message& msg, std::vector<Bytes>& out);
   void Finish(Step step);
+  void FollowNat(bool init);
 
   IkeSa& sa_;
   IkeContext& ctx_;
