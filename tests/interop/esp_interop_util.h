@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct Combo {
     return n;
   }
 };
+
+// gtest prints the combination by name (test names and failure messages).
+inline void PrintTo(const Combo& c, std::ostream* os) { *os << c.Name(); }
 
 // Tunnel/transport x IPv4/IPv6 outer x inner family x ESN x NAT-T with
 // AES-256-GCM, plus a few AES-128-GCM and ChaCha20-Poly1305 ones.
