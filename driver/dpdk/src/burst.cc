@@ -33,9 +33,7 @@ struct L2 {
   std::uint16_t type = 0;
 };
 
-std::uint16_t Be16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
+std::uint16_t Be16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
 
 // The frame's L2 header; false for a runt.
 bool ParseL2(const std::uint8_t* p, std::size_t len, L2& l2) {

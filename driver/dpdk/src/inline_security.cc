@@ -5,6 +5,8 @@
 #define ALLOW_EXPERIMENTAL_API 1
 #define ALLOW_INTERNAL_API 1
 
+#include "inlinesec/dpdk/inline_security.h"
+
 #include <rte_errno.h>
 #include <rte_security_driver.h>
 
@@ -12,7 +14,6 @@
 #include <map>
 #include <utility>
 
-#include "inlinesec/dpdk/inline_security.h"
 #include "inlinesec/driver/model_transport.h"
 #include "session_conf.h"
 
@@ -56,7 +57,7 @@ InlineSecurity& Self(void* device) { return *static_cast<InlineSecurity*>(device
 
 // Session private data lives in rte_security_session::driver_priv_data.
 SessionInfo* Priv(void* sess) {
-  return static_cast<SessionInfo*>(SECURITY_GET_SESS_PRIV(sess));
+  return reinterpret_cast<SessionInfo*>(static_cast<rte_security_session*>(sess)->driver_priv_data);
 }
 
 // The TX metadata a session stands for: table index and SPI, so a stale
@@ -205,7 +206,8 @@ void InlineSecurity::BuildCapabilities() {
 
   caps_.clear();
   for (const auto dir : {RTE_SECURITY_IPSEC_SA_DIR_INGRESS, RTE_SECURITY_IPSEC_SA_DIR_EGRESS}) {
-    for (const auto mode : {RTE_SECURITY_IPSEC_SA_MODE_TUNNEL, RTE_SECURITY_IPSEC_SA_MODE_TRANSPORT}) {
+    for (const auto mode :
+         {RTE_SECURITY_IPSEC_SA_MODE_TUNNEL, RTE_SECURITY_IPSEC_SA_MODE_TRANSPORT}) {
       if (mode == RTE_SECURITY_IPSEC_SA_MODE_TUNNEL && !c.tunnel) continue;
       if (mode == RTE_SECURITY_IPSEC_SA_MODE_TRANSPORT && !c.transport) continue;
       rte_security_capability cap{};
@@ -219,7 +221,8 @@ void InlineSecurity::BuildCapabilities() {
       cap.ipsec.options.copy_dscp = c.dscp_copy ? 1 : 0;
       cap.ipsec.options.copy_df = c.df_control ? 1 : 0;
       cap.ipsec.options.stats = 1;  // per-SA counters (kReadSa)
-      cap.ipsec.replay_win_sz_max = dir == RTE_SECURITY_IPSEC_SA_DIR_INGRESS ? c.replay_window_max : 0;
+      cap.ipsec.replay_win_sz_max =
+          dir == RTE_SECURITY_IPSEC_SA_DIR_INGRESS ? c.replay_window_max : 0;
       cap.crypto_capabilities = crypto_caps_.data();
       cap.ol_flags = dir == RTE_SECURITY_IPSEC_SA_DIR_EGRESS ? RTE_SECURITY_TX_OLOAD_NEED_MDATA : 0;
       caps_.push_back(cap);
@@ -263,8 +266,7 @@ int InlineSecurity::OpSessionUpdate(void* sess, rte_security_session_conf* conf)
   SessionInfo* info = Priv(sess);
   Result<sdk::SaDescription> desc = DescriptionFromConf(*conf, device_->caps());
   if (!desc.ok()) return Fail(desc.status());
-  if (desc->direction == sdk::SaDirection::kInbound && desc->spi == 0)
-    desc->spi = info->handle.spi;
+  if (desc->direction == sdk::SaDirection::kInbound && desc->spi == 0) desc->spi = info->handle.spi;
   Status st = sas_->Update(info->handle, *desc);
   if (!st.ok()) return Fail(std::move(st));
   info->userdata = desc->cookie;

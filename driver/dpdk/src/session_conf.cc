@@ -40,8 +40,7 @@ Result<sdk::AeadAlgo> AlgoOf(const rte_crypto_aead_xform& a) {
   }
   if (a.algo == RTE_CRYPTO_AEAD_CHACHA20_POLY1305) {
     if (a.key.length == 32) return sdk::AeadAlgo::kChaCha20Poly1305;
-    return Bad("aead.key.length " + std::to_string(a.key.length) +
-               " for ChaCha20-Poly1305 (32)");
+    return Bad("aead.key.length " + std::to_string(a.key.length) + " for ChaCha20-Poly1305 (32)");
   }
   return Unsupported("aead.algo " + std::to_string(static_cast<int>(a.algo)) +
                      " (AES-GCM and ChaCha20-Poly1305 only)");

@@ -23,6 +23,7 @@
 // engine is shared through ModelTransport's mutex.
 #pragma once
 
+#include <rte_cryptodev.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_security.h>
@@ -75,18 +76,18 @@ struct IpsecEvent {
 struct BurstStats {
   std::uint64_t rx_packets = 0;
   std::uint64_t rx_decrypted = 0;
-  std::uint64_t rx_failed = 0;     // engine refused (exception entry posted)
-  std::uint64_t rx_bypass = 0;     // not ESP (or IKE): untouched
-  std::uint64_t rx_multiseg = 0;   // rejected: multi-segment mbuf
-  std::uint64_t rx_bad_l2 = 0;     // rejected: runt frame
+  std::uint64_t rx_failed = 0;    // engine refused (exception entry posted)
+  std::uint64_t rx_bypass = 0;    // not ESP (or IKE): untouched
+  std::uint64_t rx_multiseg = 0;  // rejected: multi-segment mbuf
+  std::uint64_t rx_bad_l2 = 0;    // rejected: runt frame
   std::uint64_t tx_packets = 0;
   std::uint64_t tx_encrypted = 0;
-  std::uint64_t tx_failed = 0;     // engine refused (exception entry posted)
-  std::uint64_t tx_bypass = 0;     // no RTE_MBUF_F_TX_SEC_OFFLOAD
-  std::uint64_t tx_multiseg = 0;   // rejected: multi-segment mbuf
-  std::uint64_t tx_no_room = 0;    // rejected: headroom/tailroom too small
-  std::uint64_t tx_bad_l2 = 0;     // rejected: not Ethernet + IPv4/IPv6
-  std::uint64_t tx_no_session = 0; // rejected: no session metadata set
+  std::uint64_t tx_failed = 0;      // engine refused (exception entry posted)
+  std::uint64_t tx_bypass = 0;      // no RTE_MBUF_F_TX_SEC_OFFLOAD
+  std::uint64_t tx_multiseg = 0;    // rejected: multi-segment mbuf
+  std::uint64_t tx_no_room = 0;     // rejected: headroom/tailroom too small
+  std::uint64_t tx_bad_l2 = 0;      // rejected: not Ethernet + IPv4/IPv6
+  std::uint64_t tx_no_session = 0;  // rejected: no session metadata set
 };
 
 // The session's private data (inside the rte_security session object).
@@ -148,8 +149,7 @@ class InlineSecurity {
                         std::uint16_t* nb_ok = nullptr);
   // ProcessOutbound + rte_eth_tx_burst. Returns the packets sent; the caller
   // still owns pkts[sent, n) (unsent good ones first, then failed ones).
-  std::uint16_t TxBurst(std::uint16_t port, std::uint16_t queue, rte_mbuf** pkts,
-                        std::uint16_t n);
+  std::uint16_t TxBurst(std::uint16_t port, std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n);
   const BurstStats& stats() const { return stats_; }
 
   // --- the SDK underneath (control thread) ---
