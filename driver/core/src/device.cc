@@ -420,6 +420,14 @@ Status Device::ExecuteLocked(std::span<abi::CmdDesc> cmds, std::span<Completion>
                         std::to_string(transport_->Read32(RingOff(Reg::kCmdRing, RingReg::kCons))) +
                         ")");
     }
+    std::uint32_t status = transport_->Read32(Off(Reg::kStatus));
+    if (status != kAllOnes && abi::status::Fatal::Get(status) != 0) {
+      rings_up_ = false;
+      return Status(
+          Code::kUnavailable,
+          "engine stopped with a fatal error (STATUS=" + Hex32(status) + "); a reset is needed",
+          status);
+    }
     std::uint32_t ep = transport_->Read32(Off(Reg::kEpoch));
     if (ep != epoch_) {
       rings_up_ = false;

@@ -117,7 +117,7 @@ SaManager::~SaManager() {
 // ------------------------------------------------------------ index and SPI
 
 Result<std::uint32_t> SaManager::PickIndex() {
-  TimePoint now = clock_.Now();
+  const TimePoint now = quarantine_.empty() ? TimePoint{} : clock_.Now();
   while (!quarantine_.empty() && quarantine_.front().first <= now) {
     std::uint32_t i = quarantine_.front().second;
     quarantine_.pop_front();
@@ -347,8 +347,12 @@ Result<abi::SaEntry> SaManager::ShadowEntry(SaHandle sa) const {
 }
 
 void SaManager::Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry) {
-  Shadow& s = sas_[h.index];
-  s = Shadow{};
+  auto [it, fresh] = sas_.try_emplace(h.index);
+  Shadow& s = it->second;
+  if (!fresh) {
+    CancelTimers(s);  // an update re-arms from now
+    s = Shadow{};
+  }
   s.handle = h;
   s.desc = d.Clone();
   s.desc.spi = h.spi;
@@ -360,8 +364,9 @@ void SaManager::Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& e
 
 void SaManager::ArmTimers(Shadow& s) {
   CancelTimers(s);
+  if (s.desc.life.time_soft.count() <= 0 && s.desc.life.time_hard.count() <= 0) return;
   const SaHandle h = s.handle;
-  TimePoint now = clock_.Now();
+  const TimePoint now = clock_.Now();
   if (s.desc.life.time_soft.count() > 0) {
     s.soft_timer = timers_.Arm(now + s.desc.life.time_soft, [this, h] {
       if (Shadow* p = Find(h)) {

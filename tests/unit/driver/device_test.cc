@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 
 #include "inlinesec/driver/model_transport.h"
@@ -21,9 +22,17 @@ class LyingTransport final : public Transport {
       : inner_(std::move(inner)), off_(off), value_(value) {}
   std::string Describe() const override { return "lying(" + inner_->Describe() + ")"; }
   std::uint32_t Read32(RegOffset off) override {
-    return off == off_ ? value_ : inner_->Read32(off);
+    return armed_ && off == off_ ? value_ : inner_->Read32(off);
   }
-  void Write32(RegOffset off, std::uint32_t v) override { inner_->Write32(off, v); }
+  void Write32(RegOffset off, std::uint32_t v) override {
+    if (armed_ && swallow_ && off == *swallow_) return;
+    inner_->Write32(off, v);
+  }
+  // Lies only while armed; optionally also loses writes to one register.
+  void Arm(bool on, std::optional<RegOffset> swallow = std::nullopt) {
+    armed_ = on;
+    swallow_ = swallow;
+  }
   Result<DmaBuffer> AllocDma(std::size_t n) override { return inner_->AllocDma(n); }
   Status FreeDma(const DmaBuffer& b) override { return inner_->FreeDma(b); }
   Status DmaToDevice(DevAddr a, std::span<const std::uint8_t> s) override {
@@ -39,6 +48,8 @@ class LyingTransport final : public Transport {
   std::unique_ptr<Transport> inner_;
   RegOffset off_;
   std::uint32_t value_;
+  bool armed_ = true;
+  std::optional<RegOffset> swallow_;
 };
 
 std::unique_ptr<ModelTransport> Model(const Clock& clock, bool threaded = false) {
@@ -123,6 +134,27 @@ TEST(Device, EpochChangeIsDetectedAndCommandsRefusedUntilReset) {
   ASSERT_TRUE(dev.Reset().ok());
   EXPECT_FALSE(dev.EpochChanged());
   EXPECT_TRUE(dev.Nop().ok());
+}
+
+TEST(Device, FatalEngineFailsCommandsFastInsteadOfTimingOut) {
+  SystemClock clock;
+  auto lying =
+      std::make_unique<LyingTransport>(Model(clock), abi::Off(abi::Reg::kStatus),
+                                       abi::status::Fatal::Set(abi::status::Ready::Set(0, 1), 1));
+  LyingTransport* lie = lying.get();
+  lie->Arm(false);
+  DeviceOptions o;
+  o.command_timeout = std::chrono::seconds(30);  // must not be waited for
+  auto d = Device::Attach(std::move(lying), clock, o);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  lie->Arm(true, abi::RingOff(abi::Reg::kCmdRing, abi::RingReg::kProd));
+  Status st = (*d)->Nop();
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_NE(st.message().find("fatal"), std::string::npos) << st.message();
+  lie->Arm(false);
+  EXPECT_EQ((*d)->Nop().code(), Code::kUnavailable);  // refused until reset
+  ASSERT_TRUE((*d)->Reset().ok());
+  EXPECT_TRUE((*d)->Nop().ok());
 }
 
 TEST(RegisterTable, NamesAndOffsetsAreUnique) {

@@ -315,3 +315,26 @@ TEST_F(SaManagerTest, UpdateBatchAppliesAllAndDeleteBatchReportsPerItem) {
 
 }  // namespace
 }  // namespace inlinesec::sdk
+
+namespace inlinesec::sdk {
+namespace {
+
+TEST_F(SaManagerTest, UpdateRestartsTimeLifetimesWithoutStaleTimers) {
+  auto d = Outbound(0x9000);
+  d.life.time_soft = std::chrono::seconds(10);
+  auto h = sa_->Add(d);
+  ASSERT_TRUE(h.ok());
+  std::vector<SaEvent> got;
+  sa_->SetEventHandler([&](const SaEvent& e) { got.push_back(e); });
+  env_.Advance(std::chrono::seconds(6));
+  ASSERT_TRUE(sa_->Update(*h, d).ok());
+  env_.Advance(std::chrono::seconds(6));  // the old timer would fire here
+  EXPECT_TRUE(got.empty());
+  env_.Advance(std::chrono::seconds(4));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].kind, SaEventKind::kSoftTime);
+  EXPECT_EQ(env_.pending(), 0u);
+}
+
+}  // namespace
+}  // namespace inlinesec::sdk

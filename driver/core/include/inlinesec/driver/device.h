@@ -179,8 +179,8 @@ class Device {
   Status WaitStatus(std::uint32_t mask, TimePoint deadline, std::string_view what);
   Status ExecuteLocked(std::span<abi::CmdDesc> cmds, std::span<Completion> out);
   Result<Completion> ExecuteOne(abi::CmdDesc desc);
-  // Drains ready completions into `out` (matched by tag). Returns how many
-  // outstanding commands were completed.
+  // Drains ready completions into `out` (matched by tag), decrementing
+  // `remaining` for each outstanding command completed, and frees the slots.
   Status DrainCompletions(std::span<const abi::CmdDesc> cmds, std::span<Completion> out,
                           std::vector<bool>& got, std::size_t& remaining);
 
