@@ -250,7 +250,7 @@ struct PacketBuf {
   explicit PacketBuf(std::span<const std::uint8_t> pkt, std::size_t head = model::kTxHeadroom,
                      std::size_t tail = model::kTxTailroom)
       : storage(head + pkt.size() + tail) {
-    std::memcpy(storage.data() + head, pkt.data(), pkt.size());
+    if (!pkt.empty()) std::memcpy(storage.data() + head, pkt.data(), pkt.size());
     frame = model::Frame{storage, head, pkt.size()};
   }
   PacketBuf(const PacketBuf&) = delete;
