@@ -107,19 +107,21 @@ bool ParseTransform(ByteReader& r, bool& last, Transform& t, DecodeError& err) {
     return Syntax(err, "transform truncated");
   if (more != 0 && more != 3) return Syntax(err, "transform last/more field");
   last = more == 0;
-  t = Transform{static_cast<TransformType>(type), id, 0, false};
+  t = Transform{static_cast<TransformType>(type), id, 0, false, {}};
   while (!body.empty()) {
+    const std::span<const std::uint8_t> start = body.rest();
     std::uint16_t af_type, value;
     if (!body.U16(af_type) || !body.U16(value)) return Syntax(err, "attribute truncated");
-    if ((af_type & 0x8000) != 0) {  // TV
-      if ((af_type & 0x7fff) == kAttrKeyLength)
-        t.key_length = value;
-      else
-        t.unknown_attribute = true;
-    } else {  // TLV
-      if (!body.Skip(value)) return Syntax(err, "attribute length");
-      t.unknown_attribute = true;
+    if ((af_type & 0x8000) != 0 && (af_type & 0x7fff) == kAttrKeyLength) {
+      if (t.key_length != 0 || value == 0) return Syntax(err, "Key Length attribute");
+      t.key_length = value;
+      continue;
     }
+    if ((af_type & 0x8000) == 0 && !body.Skip(value)) return Syntax(err, "attribute length");
+    // RFC 7296 §3.3.6: kept verbatim; the transform is then not selectable.
+    t.unknown_attribute = true;
+    const auto raw = start.first(start.size() - body.size());
+    t.other_attributes.insert(t.other_attributes.end(), raw.begin(), raw.end());
   }
   return true;
 }
@@ -395,7 +397,7 @@ void EncodeSa(ByteWriter& w, const SaPayload& sa) {
       const Transform& t = p.transforms[j];
       w.U8(j + 1 == p.transforms.size() ? 0 : 3);
       w.U8(0);
-      w.U16(t.key_length ? 12 : 8);
+      w.U16(static_cast<std::uint16_t>((t.key_length ? 12 : 8) + t.other_attributes.size()));
       w.U8(static_cast<std::uint8_t>(t.type));
       w.U8(0);
       w.U16(t.id);
@@ -403,6 +405,7 @@ void EncodeSa(ByteWriter& w, const SaPayload& sa) {
         w.U16(0x8000 | kAttrKeyLength);
         w.U16(t.key_length);
       }
+      w.Bytes(t.other_attributes);
     }
     w.PatchU16(len_at, static_cast<std::uint16_t>(w.size() - len_at + 2));
   }

@@ -37,7 +37,7 @@ struct RetransmitPolicy {
   Duration initial = std::chrono::seconds(4);
   double base = 1.8;
   int tries = 5;  // retransmissions before the peer is declared dead
-  Duration max_delay = std::chrono::seconds(60);
+  Duration max_delay = std::chrono::minutes(10);
 };
 // The delay before retransmission `attempt` (0 = after the first send):
 // min(initial * base^attempt, max_delay). Pure.

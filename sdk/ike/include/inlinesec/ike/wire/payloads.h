@@ -25,6 +25,7 @@ struct Transform {
   std::uint16_t id = 0;
   std::uint16_t key_length = 0;    // Key Length attribute in bits; 0 = absent
   bool unknown_attribute = false;  // RFC 7296 §3.3.6: such a transform is not selectable
+  Bytes other_attributes{};        // raw bytes of attributes other than Key Length
   friend bool operator==(const Transform&, const Transform&) = default;
 };
 
