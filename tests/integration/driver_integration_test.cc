@@ -452,3 +452,29 @@ TYPED_TEST(DriverIntegration, PacketAndByteLimitsBecomeSaEvents) {
 
 }  // namespace
 }  // namespace inlinesec
+
+namespace inlinesec {
+namespace {
+
+TYPED_TEST(DriverIntegration, SpiMissForAShadowSaIsRepairedByReprogram) {
+  NEED_MODEL();
+  auto in = this->sa_->Add(Inbound());
+  ASSERT_TRUE(in.ok());
+  // The engine loses the entry (a bit flip, a buggy firmware...).
+  ASSERT_TRUE(this->dev_->InvalidateSa(in->index, in->spi).ok());
+  auto pkt = testenv::Esp(in->spi);
+  model->WithEngine([&](model::Engine& e) { (void)e.Receive(pkt.frame); });
+  std::vector<sdk::Event> ev;
+  ASSERT_TRUE(this->events_->Poll(ev).ok());
+  ASSERT_EQ(ev.size(), 1u);
+  ASSERT_EQ(ev[0].kind, sdk::EventKind::kSpiMiss);
+  auto known = this->sa_->LookupInbound(ev[0].packet.spi);
+  ASSERT_TRUE(known.has_value());
+  EXPECT_EQ(*known, *in);
+  EXPECT_FALSE(this->sa_->LookupInbound(ev[0].packet.spi + 1).has_value());
+  ASSERT_TRUE(this->sa_->Reprogram(*known).ok());
+  this->ExpectTableEqualsShadow();
+}
+
+}  // namespace
+}  // namespace inlinesec

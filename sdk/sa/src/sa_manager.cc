@@ -776,6 +776,56 @@ void SaManager::OnDeviceEvent(const Event& event) {
 
 // ------------------------------------------------------------ resync
 
+abi::SaEntry SaManager::RecoveryEntry(Shadow& s) {
+  const SaDescription& d = s.desc;
+  std::uint64_t seq = s.last_seq;
+  if (d.direction == SaDirection::kOutbound) {
+    // Forward by the margin, never back; saturate at the last number.
+    std::uint64_t last = d.esn ? std::numeric_limits<std::uint64_t>::max() : 0xFFFFFFFFull;
+    seq = seq > last - options_.resync_seq_margin ? last : seq + options_.resync_seq_margin;
+  }
+  s.consumed_bytes += s.read_bytes;
+  s.consumed_packets += s.read_packets;
+  s.read_bytes = s.read_packets = 0;
+  abi::SaEntry e = s.entry;
+  e.seq.set(seq);
+  e.soft_bytes.set(Remaining(d.life.bytes_soft, s.consumed_bytes));
+  e.hard_bytes.set(Remaining(d.life.bytes_hard, s.consumed_bytes));
+  e.soft_packets.set(Remaining(d.life.packets_soft, s.consumed_packets));
+  e.hard_packets.set(Remaining(d.life.packets_hard, s.consumed_packets));
+  s.entry = e;
+  s.last_seq = seq;
+  return e;
+}
+
+std::optional<SaHandle> SaManager::LookupInbound(std::uint32_t spi) const {
+  auto it = sas_.find(spi & (capacity_ - 1));
+  if (it == sas_.end() || it->second.handle.spi != spi ||
+      it->second.desc.direction != SaDirection::kInbound) {
+    return std::nullopt;
+  }
+  return it->second.handle;
+}
+
+std::optional<SaHandle> SaManager::LookupIndex(std::uint32_t index) const {
+  auto it = sas_.find(index);
+  if (it == sas_.end()) return std::nullopt;
+  return it->second.handle;
+}
+
+Status SaManager::Reprogram(SaHandle sa) {
+  Shadow* s = Find(sa);
+  if (s == nullptr) return Status(Code::kNotFound, "no such SA");
+  if (s->stopped)
+    return Status(Code::kFailedPrecondition, "SA stopped (expired): not re-programmed");
+  abi::SaEntry wire = RecoveryEntry(*s);
+  FillKey(wire, s->desc);
+  Status st = device_.WriteSa(sa.index, wire, /*replace=*/true);
+  SecureWipe({wire.key.data(), wire.key.size()});
+  if (!st.ok()) NoteDeviceFailure(st);
+  return st;
+}
+
 Result<bool> SaManager::CheckDevice() {
   if (!device_.EpochChanged() && !resync_needed_) return false;
   Status st = Resync();
@@ -792,29 +842,11 @@ Status SaManager::Resync() {
   records.reserve(sas_.size());
   for (auto& [index, s] : sas_) {
     if (s.stopped) continue;
-    SaDescription& d = s.desc;
-    std::uint64_t seq = s.last_seq;
-    if (d.direction == SaDirection::kOutbound) {
-      // Forward by the margin, never back; saturate at the last number.
-      std::uint64_t last = d.esn ? std::numeric_limits<std::uint64_t>::max() : 0xFFFFFFFFull;
-      seq = seq > last - options_.resync_seq_margin ? last : seq + options_.resync_seq_margin;
-    }
-    s.consumed_bytes += s.read_bytes;
-    s.consumed_packets += s.read_packets;
-    s.read_bytes = s.read_packets = 0;
-    abi::SaEntry e = s.entry;
-    e.seq.set(seq);
-    e.soft_bytes.set(Remaining(d.life.bytes_soft, s.consumed_bytes));
-    e.hard_bytes.set(Remaining(d.life.bytes_hard, s.consumed_bytes));
-    e.soft_packets.set(Remaining(d.life.packets_soft, s.consumed_packets));
-    e.hard_packets.set(Remaining(d.life.packets_hard, s.consumed_packets));
-    s.entry = e;
-    s.last_seq = seq;
     abi::SaWriteRecord rec{};
     rec.index.set(index);
     rec.flags.set(abi::cmd_flags::Replace::Set(0, 1));
-    rec.entry = e;
-    FillKey(rec.entry, d);
+    rec.entry = RecoveryEntry(s);
+    FillKey(rec.entry, s.desc);
     records.push_back(rec);
   }
   if (!records.empty()) {

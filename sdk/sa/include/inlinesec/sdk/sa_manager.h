@@ -191,6 +191,18 @@ class SaManager {
   // match the shadow until Resync() succeeds.
   bool resync_needed() const { return resync_needed_; }
 
+  // --- recovery helpers (DESIGN decision 5, first step) ---
+  // The live inbound SA the shadow holds for `spi`, if any (one indexed
+  // lookup, as in the engine).
+  std::optional<SaHandle> LookupInbound(std::uint32_t spi) const;
+  // The live SA at a table index, if any.
+  std::optional<SaHandle> LookupIndex(std::uint32_t index) const;
+  // Re-programs one SA from the shadow (it is missing or wrong in the
+  // engine: an SPI miss or kTxNoSa for an SA the shadow knows). Sequence
+  // numbers move forward as in Resync. A stopped (hard-expired) SA is not
+  // re-programmed: kFailedPrecondition.
+  [[nodiscard]] Status Reprogram(SaHandle sa);
+
   // --- introspection ---
   std::size_t size() const { return sas_.size(); }
   bool Contains(SaHandle sa) const;
@@ -233,6 +245,9 @@ class SaManager {
   Shadow* Find(SaHandle sa);
   const Shadow* Find(SaHandle sa) const;
   void NoteDeviceFailure(const Status& st);
+  // The entry a resync or reprogram writes: seq forward, limits reduced by
+  // what was used. Updates the shadow's bookkeeping.
+  abi::SaEntry RecoveryEntry(Shadow& s);
   Status WriteRecords(std::vector<abi::SaWriteRecord>& records, std::vector<Status>& item_status,
                       std::size_t base);
 
