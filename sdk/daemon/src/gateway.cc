@@ -1,0 +1,907 @@
+// Gateway implementation: device + SA manager + exception consumer +
+// recovery engine behind a TUN device and UDP/raw sockets, on one EventLoop.
+// Packet bytes are handled in one preallocated buffer with the engine's
+// headroom and tailroom; every decision of the recovery engine is logged in
+// one line (under a log rate limit, with a count of the lines left out).
+#include "inlinesec/gateway/gateway.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <unordered_map>
+
+#include "inlinesec/abi/abi.h"
+#include "inlinesec/driver/device.h"
+#include "inlinesec/driver/model_transport.h"
+#include "inlinesec/model/engine.h"
+#include "inlinesec/recovery/recovery_engine.h"
+#include "inlinesec/recovery/token_bucket.h"
+#include "inlinesec/sdk/events.h"
+#include "inlinesec/sdk/sa_manager.h"
+
+namespace inlinesec::gateway {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kIpv4Header = 20;
+constexpr std::size_t kUdpHeader = 8;
+constexpr std::uint16_t kNatTPort = 4500;  // RFC 3948; the engine parses only this port
+constexpr std::size_t kBufBytes = 65536 + model::kTxHeadroom + model::kTxTailroom;
+constexpr int kMaxPacketsPerWakeup = 64;
+
+Status Errno(const std::string& what) {
+  return Status(Code::kUnavailable, what + ": " + std::strerror(errno));
+}
+
+std::uint32_t Be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
+}
+void PutBe16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 8);
+  p[1] = static_cast<std::uint8_t>(v);
+}
+
+std::uint32_t HostOrder(const sdk::IpAddress& ip) { return Be32(ip.bytes.data()); }
+
+sdk::IpAddress FromHostOrder(std::uint32_t a) {
+  return sdk::IpAddress::V4(static_cast<std::uint8_t>(a >> 24), static_cast<std::uint8_t>(a >> 16),
+                            static_cast<std::uint8_t>(a >> 8), static_cast<std::uint8_t>(a));
+}
+
+sockaddr_in SockAddr(const sdk::IpAddress& ip, std::uint16_t port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  std::memcpy(&sa.sin_addr, ip.bytes.data(), 4);
+  return sa;
+}
+
+std::uint16_t Ipv4Checksum(const std::uint8_t* hdr, std::size_t len) {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i + 1 < len; i += 2) sum += (std::uint32_t{hdr[i]} << 8) | hdr[i + 1];
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+// The outer IPv4 (+UDP) header the engine expects in front of what a socket
+// delivered without it. The UDP checksum is zero (RFC 3948 §2.1 lets the
+// receiver ignore it; the engine does).
+void BuildOuter(std::uint8_t* p, std::uint32_t src, std::uint32_t dst, bool udp,
+                std::uint16_t sport, std::size_t payload) {
+  const std::size_t total = kIpv4Header + (udp ? kUdpHeader : 0) + payload;
+  p[0] = 0x45;
+  p[1] = 0;
+  PutBe16(p + 2, static_cast<std::uint16_t>(total));
+  PutBe16(p + 4, 0);       // id
+  PutBe16(p + 6, 0x4000);  // DF
+  p[8] = 64;
+  p[9] = udp ? IPPROTO_UDP : IPPROTO_ESP;
+  PutBe16(p + 10, 0);
+  for (int i = 0; i < 4; ++i) {
+    p[12 + i] = static_cast<std::uint8_t>(src >> (24 - 8 * i));
+    p[16 + i] = static_cast<std::uint8_t>(dst >> (24 - 8 * i));
+  }
+  PutBe16(p + 10, Ipv4Checksum(p, kIpv4Header));
+  if (udp) {
+    std::uint8_t* u = p + kIpv4Header;
+    PutBe16(u, sport);
+    PutBe16(u + 2, kNatTPort);
+    PutBe16(u + 4, static_cast<std::uint16_t>(kUdpHeader + payload));
+    PutBe16(u + 6, 0);
+  }
+}
+
+std::string Hex32(std::uint32_t v) {
+  char b[16];
+  std::snprintf(b, sizeof(b), "0x%08x", v);
+  return b;
+}
+
+recovery::Peer PeerOf(const sdk::IpAddress& ip) { return recovery::Peer{ip.bytes, ip.v6}; }
+
+double Millis(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+const char* AlgoName(sdk::AeadAlgo a) {
+  switch (a) {
+    case sdk::AeadAlgo::kAesGcm128:
+      return "aes-gcm-128";
+    case sdk::AeadAlgo::kAesGcm256:
+      return "aes-gcm-256";
+    case sdk::AeadAlgo::kChaCha20Poly1305:
+      return "chacha20-poly1305";
+  }
+  return "?";
+}
+
+}  // namespace
+
+struct Gateway::Impl : public recovery::RecoveryHost {
+  struct Conn {
+    ConnectionConfig cfg;
+    sockaddr_in peer_sa{};
+    std::uint32_t peer_host = 0;
+    std::optional<sdk::SaHandle> in, out;
+    sdk::AeadAlgo algo = sdk::AeadAlgo::kAesGcm256;
+  };
+  // A fault and what followed it, for the status timeline.
+  struct Timeline {
+    std::string kind;
+    TimePoint fault_at{};
+    std::optional<TimePoint> resync_at;
+    std::optional<TimePoint> restored_at;  // first decrypted packet after the resync
+  };
+
+  Impl(GatewayConfig c, const Clock& clk, Timers& t, EventLoop& l)
+      : config(std::move(c)), clock(clk), timers(t), loop(l), buf(kBufBytes) {}
+
+  ~Impl() override {
+    for (TimerId id : {housekeeping_timer}) timers.Cancel(id);
+    for (int fd : {tun_fd, udp_fd, raw_fd}) {
+      if (fd >= 0) {
+        loop.Remove(fd);
+        close(fd);
+      }
+    }
+    if (consumer && consumer->fd() >= 0) loop.Remove(consumer->fd());
+  }
+
+  // --- setup ---
+  Status Open();
+  Status OpenTun();
+  Status OpenSockets();
+
+  // --- datapath ---
+  void OnTun();
+  void OnUdp();
+  void OnRaw();
+  void Transmit(Conn& c, std::size_t len);
+  void ReceiveFrame(model::Frame& f, const sdk::IpAddress& from, std::uint16_t sport,
+                    std::span<const std::uint8_t> udp_payload);
+  void OnExceptions();
+  void Housekeeping();
+  Conn* Route(std::uint32_t src, std::uint32_t dst);
+  Conn* ConnByPeer(const recovery::Peer& p);
+  Status DoResync(const char* why);
+  void Log(const std::string& line);
+  void Publish(const json& j);
+
+  // --- RecoveryHost ---
+  bool ShadowHasInbound(std::uint32_t spi) override {
+    for (const Conn& c : conns)
+      if (c.in && c.in->spi == spi && sa->Contains(*c.in)) return true;
+    return false;
+  }
+  Status Resync(std::uint32_t /*spi*/) override {
+    // The engine lost one SA it should hold: the whole table is suspect
+    // (a reset or a firmware restart wipes all of it), so re-program all.
+    return DoResync("spi-miss");
+  }
+  bool HasIkeSa(const recovery::Peer&) override { return false; }  // IKE not wired yet
+  bool WasOurChildSpi(const recovery::Peer& p, std::uint32_t spi) override {
+    for (const auto& [peer, s] : retired_in)
+      if (peer == p && s == spi) return true;
+    return false;
+  }
+  Status SendInvalidSpi(const recovery::Peer&, std::uint32_t, bool) override {
+    return Status(Code::kUnimplemented, "no IKE stack wired");
+  }
+  bool IsStaticPeer(const recovery::Peer& p) override {
+    Conn* c = ConnByPeer(p);
+    return c != nullptr && c->cfg.static_peer;
+  }
+  Status InitiateWithInitialContact(const recovery::Peer&) override {
+    return Status(Code::kUnimplemented, "no IKE stack wired: cannot initiate");
+  }
+  Status SendUnprotectedInvalidSpi(const recovery::Peer&, std::uint16_t, std::uint32_t) override {
+    return Status(Code::kUnimplemented, "no IKE stack wired: cannot send a notify");
+  }
+  Status RemoveOutboundAndRekey(const recovery::Peer&, std::uint32_t) override {
+    return Status(Code::kUnimplemented, "no IKE stack wired: cannot rekey");
+  }
+  Status StartLivenessCheck(const recovery::Peer&) override {
+    return Status(Code::kUnimplemented, "no IKE stack wired: no DPD");
+  }
+
+  GatewayConfig config;
+  const Clock& clock;
+  Timers& timers;
+  EventLoop& loop;
+  TimePoint started{};
+
+  std::unique_ptr<driver::Device> device;
+  driver::ModelTransport* model = nullptr;
+  std::unique_ptr<sdk::SaManager> sa;
+  std::unique_ptr<sdk::ExceptionConsumer> consumer;
+  std::unique_ptr<recovery::RecoveryEngine> recovery;
+
+  int tun_fd = -1, udp_fd = -1, raw_fd = -1;
+  std::uint32_t local_host = 0;
+  std::vector<Conn> conns;
+  std::vector<std::pair<recovery::Peer, std::uint32_t>> retired_in;
+  std::vector<std::uint8_t> buf;
+  std::vector<sdk::Event> events;
+  std::vector<recovery::SpiMiss> misses;
+
+  DatapathCounters counters;
+  TimerId housekeeping_timer = kNoTimer;
+  TimePoint next_seq_refresh{};
+  recovery::TokenBucket log_limit;
+  recovery::TokenBucket tx_resync_limit;
+  recovery::TokenBucket stream_limit;
+  std::uint64_t stream_suppressed = 0;
+  std::deque<std::string> recent_decisions;
+  std::optional<Timeline> timeline;
+  Gateway::IkeHandler ike_handler;
+  std::uint64_t next_sub = 1;
+  std::vector<std::pair<std::uint64_t, Gateway::Subscriber>> subs;
+};
+
+Status Gateway::Impl::Open() {
+  started = clock.Now();
+  log_limit = recovery::TokenBucket({50, std::chrono::seconds(1), 50}, started);
+  tx_resync_limit = recovery::TokenBucket({5, std::chrono::seconds(1), 5}, started);
+  stream_limit = recovery::TokenBucket({200, std::chrono::seconds(1), 200}, started);
+  local_host = HostOrder(config.local_address);
+  for (const ConnectionConfig& cc : config.connections) {
+    if (cc.encap == Encap::kEsp && !config.raw_esp)
+      return Status(Code::kInvalidArgument,
+                    "connection " + cc.name + ": encap \"esp\" needs \"raw_esp\": true");
+  }
+
+  Result<std::unique_ptr<driver::Device>> dev = driver::Device::Open(config.device, clock);
+  if (!dev.ok())
+    return Status(dev.status().code(), "device " + config.device + ": " + dev.status().message());
+  device = std::move(dev).value();
+  model = dynamic_cast<driver::ModelTransport*>(&device->transport());
+  if (model == nullptr) {
+    return Status(Code::kUnimplemented,
+                  "device " + config.device +
+                      ": the gateway's software datapath needs the model transport (on a card "
+                      "packets pass through the NIC)");
+  }
+  sa = std::make_unique<sdk::SaManager>(*device, clock, timers);
+  consumer = std::make_unique<sdk::ExceptionConsumer>(*device);
+  recovery = std::make_unique<recovery::RecoveryEngine>(config.recovery, clock, *this);
+  recovery->set_observer([this](const recovery::DecisionRecord& r) {
+    const std::string line = recovery::ToString(r);
+    Log("decision " + line);
+    recent_decisions.push_back(line);
+    if (recent_decisions.size() > 32) recent_decisions.pop_front();
+    Publish({{"type", "decision"},
+             {"decision", recovery::DecisionName(r.decision)},
+             {"intended", recovery::DecisionName(r.intended)},
+             {"peer", recovery::PeerToString(r.peer)},
+             {"spi", Hex32(r.spi)},
+             {"folded", r.folded},
+             {"line", line}});
+  });
+  sa->SetEventHandler([this](const sdk::SaEvent& e) {
+    Log("sa event " + std::string(sdk::SaEventKindName(e.kind)) + " spi=" + Hex32(e.sa.spi));
+    Publish({{"type", "sa_event"},
+             {"kind", std::string(sdk::SaEventKindName(e.kind))},
+             {"spi", Hex32(e.sa.spi)}});
+  });
+
+  INLINESEC_RETURN_IF_ERROR(OpenTun());
+  INLINESEC_RETURN_IF_ERROR(OpenSockets());
+
+  for (const ConnectionConfig& cc : config.connections) {
+    Conn c;
+    // Everything but the keys, which stay in `config` only until installed.
+    c.cfg.name = cc.name;
+    c.cfg.peer = cc.peer;
+    c.cfg.peer_port = cc.peer_port;
+    c.cfg.static_peer = cc.static_peer;
+    c.cfg.local_ts = cc.local_ts;
+    c.cfg.remote_ts = cc.remote_ts;
+    c.cfg.encap = cc.encap;
+    c.peer_host = HostOrder(cc.peer);
+    c.peer_sa = SockAddr(cc.peer, cc.encap == Encap::kUdp ? cc.peer_port : 0);
+    conns.push_back(std::move(c));
+  }
+
+  if (consumer->fd() >= 0) {
+    INLINESEC_RETURN_IF_ERROR(
+        loop.Add(consumer->fd(), EPOLLIN, [this](std::uint32_t) { OnExceptions(); }));
+  }
+  housekeeping_timer =
+      timers.Arm(clock.Now() + config.housekeeping_interval, [this] { Housekeeping(); });
+  next_seq_refresh = clock.Now() + config.sequence_refresh_interval;
+  return Status::Ok();
+}
+
+Status Gateway::Impl::OpenTun() {
+  tun_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (tun_fd < 0) return Errno("open /dev/net/tun");
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", config.tun.name.c_str());
+  if (ioctl(tun_fd, TUNSETIFF, &ifr) != 0) return Errno("TUNSETIFF " + config.tun.name);
+  // Address, MTU and link state through an ordinary socket's ioctls.
+  const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return Errno("socket");
+  Status st;
+  ifreq req{};
+  std::snprintf(req.ifr_name, IFNAMSIZ, "%s", config.tun.name.c_str());
+  req.ifr_mtu = static_cast<int>(config.tun.mtu);
+  if (ioctl(s, SIOCSIFMTU, &req) != 0) st = Errno("SIOCSIFMTU");
+  if (st.ok() && config.tun.address) {
+    const Ipv4Prefix& p = *config.tun.address;
+    sockaddr_in a = SockAddr(FromHostOrder(p.addr), 0);
+    std::memcpy(&req.ifr_addr, &a, sizeof(a));
+    if (ioctl(s, SIOCSIFADDR, &req) != 0) st = Errno("SIOCSIFADDR");
+    const std::uint32_t mask = p.len == 0 ? 0 : ~std::uint32_t{0} << (32 - p.len);
+    a = SockAddr(FromHostOrder(mask), 0);
+    std::memcpy(&req.ifr_netmask, &a, sizeof(a));
+    if (st.ok() && ioctl(s, SIOCSIFNETMASK, &req) != 0) st = Errno("SIOCSIFNETMASK");
+  }
+  if (st.ok() && ioctl(s, SIOCGIFFLAGS, &req) != 0) st = Errno("SIOCGIFFLAGS");
+  if (st.ok()) {
+    req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP);
+    if (ioctl(s, SIOCSIFFLAGS, &req) != 0) st = Errno("SIOCSIFFLAGS");
+  }
+  close(s);
+  INLINESEC_RETURN_IF_ERROR(st);
+  return loop.Add(tun_fd, EPOLLIN, [this](std::uint32_t) { OnTun(); });
+}
+
+Status Gateway::Impl::OpenSockets() {
+  udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (udp_fd < 0) return Errno("socket(udp)");
+  const int big = 4 << 20;
+  (void)setsockopt(udp_fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+  sockaddr_in local = SockAddr(config.local_address, config.udp_port);
+  if (bind(udp_fd, reinterpret_cast<const sockaddr*>(&local), sizeof(local)) != 0) {
+    return Errno("bind " + config.local_address.ToString() + ":" + std::to_string(config.udp_port));
+  }
+  INLINESEC_RETURN_IF_ERROR(loop.Add(udp_fd, EPOLLIN, [this](std::uint32_t) { OnUdp(); }));
+  if (config.raw_esp) {
+    raw_fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ESP);
+    if (raw_fd < 0) return Errno("socket(raw ESP)");
+    INLINESEC_RETURN_IF_ERROR(loop.Add(raw_fd, EPOLLIN, [this](std::uint32_t) { OnRaw(); }));
+  }
+  return Status::Ok();
+}
+
+void Gateway::Impl::Log(const std::string& line) {
+  if (!log_limit.TryTake(clock.Now())) {
+    ++counters.log_suppressed;
+    return;
+  }
+  if (counters.log_suppressed != 0) {
+    std::fprintf(stderr, "inlinesecd: (%llu log lines suppressed so far)\n",
+                 static_cast<unsigned long long>(counters.log_suppressed));
+  }
+  std::fprintf(stderr, "inlinesecd: %s\n", line.c_str());
+}
+
+void Gateway::Impl::Publish(const json& j) {
+  if (subs.empty()) return;
+  const std::string text = j.dump();
+  auto copy = subs;  // a subscriber may unsubscribe while we iterate
+  for (auto& [id, fn] : copy) fn(text);
+}
+
+Gateway::Impl::Conn* Gateway::Impl::Route(std::uint32_t src, std::uint32_t dst) {
+  for (Conn& c : conns) {
+    bool r = false, l = false;
+    for (const Ipv4Prefix& p : c.cfg.remote_ts) r = r || p.Contains(dst);
+    for (const Ipv4Prefix& p : c.cfg.local_ts) l = l || p.Contains(src);
+    if (r && l) return &c;
+  }
+  return nullptr;
+}
+
+Gateway::Impl::Conn* Gateway::Impl::ConnByPeer(const recovery::Peer& p) {
+  for (Conn& c : conns)
+    if (!p.v6 && PeerOf(c.cfg.peer) == p) return &c;
+  return nullptr;
+}
+
+void Gateway::Impl::OnTun() {
+  std::uint8_t* data = buf.data() + model::kTxHeadroom;
+  const std::size_t room = buf.size() - model::kTxHeadroom - model::kTxTailroom;
+  for (int i = 0; i < kMaxPacketsPerWakeup; ++i) {
+    const ssize_t n = read(tun_fd, data, room);
+    if (n <= 0) return;
+    ++counters.tun_rx;
+    const auto len = static_cast<std::size_t>(n);
+    if (len < kIpv4Header || (data[0] >> 4) != 4) {
+      ++counters.tun_non_ipv4;
+      continue;
+    }
+    Conn* c = Route(Be32(data + 12), Be32(data + 16));
+    if (c == nullptr) {
+      ++counters.tx_no_route;
+      continue;
+    }
+    if (!c->out) {
+      ++counters.tx_no_sa;
+      continue;
+    }
+    Transmit(*c, len);
+  }
+}
+
+void Gateway::Impl::Transmit(Conn& c, std::size_t len) {
+  model::Frame f{buf, model::kTxHeadroom, len};
+  abi::TxMeta meta{};
+  meta.sa_index.set(c.out->index);
+  meta.flags.set(abi::tx_flags::Offload::Set(0, 1));
+  const abi::ExqReason r = model->WithEngine([&](model::Engine& e) { return e.Transmit(meta, f); });
+  if (r != abi::ExqReason::kNone) {
+    ++counters.tx_engine_drop;
+    return;
+  }
+  const std::span<const std::uint8_t> pkt = f.bytes();
+  const std::size_t ihl = std::size_t{pkt[0] & 0x0Fu} * 4;
+  const std::size_t skip = ihl + (c.cfg.encap == Encap::kUdp ? kUdpHeader : 0);
+  if (pkt.size() < skip) {
+    ++counters.tx_engine_drop;
+    return;
+  }
+  const int fd = c.cfg.encap == Encap::kUdp ? udp_fd : raw_fd;
+  const ssize_t sent = sendto(fd, pkt.data() + skip, pkt.size() - skip, 0,
+                              reinterpret_cast<const sockaddr*>(&c.peer_sa), sizeof(c.peer_sa));
+  if (sent < 0) {
+    ++counters.tx_send_errors;
+  } else {
+    ++counters.tx_esp;
+  }
+}
+
+void Gateway::Impl::OnUdp() {
+  constexpr std::size_t kHdr = kIpv4Header + kUdpHeader;
+  std::uint8_t* payload = buf.data() + model::kTxHeadroom;
+  const std::size_t room = buf.size() - model::kTxHeadroom;
+  for (int i = 0; i < kMaxPacketsPerWakeup; ++i) {
+    sockaddr_in from{};
+    socklen_t flen = sizeof(from);
+    const ssize_t n = recvfrom(udp_fd, payload, room, 0, reinterpret_cast<sockaddr*>(&from), &flen);
+    if (n < 0) return;
+    ++counters.rx_udp;
+    const auto len = static_cast<std::size_t>(n);
+    const std::uint32_t src = ntohl(from.sin_addr.s_addr);
+    const std::uint16_t sport = ntohs(from.sin_port);
+    BuildOuter(payload - kHdr, src, local_host, true, sport, len);
+    model::Frame f{buf, model::kTxHeadroom - kHdr, kHdr + len};
+    ReceiveFrame(f, FromHostOrder(src), sport, {payload, len});
+  }
+}
+
+void Gateway::Impl::OnRaw() {
+  std::uint8_t* data = buf.data() + model::kTxHeadroom;
+  const std::size_t room = buf.size() - model::kTxHeadroom;
+  for (int i = 0; i < kMaxPacketsPerWakeup; ++i) {
+    sockaddr_in from{};
+    socklen_t flen = sizeof(from);
+    const ssize_t n = recvfrom(raw_fd, data, room, 0, reinterpret_cast<sockaddr*>(&from), &flen);
+    if (n < 0) return;
+    ++counters.rx_raw;
+    // An IPv4 raw socket hands over the IP header too: the engine's input.
+    model::Frame f{buf, model::kTxHeadroom, static_cast<std::size_t>(n)};
+    ReceiveFrame(f, FromHostOrder(ntohl(from.sin_addr.s_addr)), 0, {});
+  }
+}
+
+void Gateway::Impl::ReceiveFrame(model::Frame& f, const sdk::IpAddress& from, std::uint16_t sport,
+                                 std::span<const std::uint8_t> udp_payload) {
+  const abi::RxMeta m = model->WithEngine([&](model::Engine& e) { return e.Receive(f); });
+  const auto status = static_cast<abi::RxStatus>(abi::rx_ctl::Status::Get(m.ctl.get()));
+  switch (status) {
+    case abi::RxStatus::kDecrypted: {
+      ++counters.rx_decrypted;
+      if (timeline && timeline->resync_at && !timeline->restored_at) {
+        timeline->restored_at = clock.Now();
+        Log("recovery: traffic restored " +
+            std::to_string(Millis(*timeline->restored_at - timeline->fault_at)) +
+            " ms after fault " + timeline->kind);
+      }
+      const std::span<const std::uint8_t> inner = f.bytes();
+      if (write(tun_fd, inner.data(), inner.size()) < 0) ++counters.tun_write_errors;
+      break;
+    }
+    case abi::RxStatus::kIkeToHost:
+      if (udp_payload.size() == 1) {
+        ++counters.keepalives;
+      } else {
+        ++counters.ike_rx;
+        if (ike_handler) {
+          ike_handler(from, sport, udp_payload);
+        } else {
+          ++counters.ike_unhandled;
+        }
+      }
+      break;
+    case abi::RxStatus::kFailed:
+      ++counters.rx_failed;
+      break;
+    case abi::RxStatus::kBypass:
+      ++counters.rx_bypass;
+      break;
+  }
+}
+
+Status Gateway::Impl::DoResync(const char* why) {
+  const TimePoint t0 = clock.Now();
+  Status st = sa->Resync();
+  ++counters.resyncs;
+  Log(std::string("resync (") + why + "): " + std::to_string(sa->size()) +
+      " SAs re-programmed in " + std::to_string(Millis(clock.Now() - t0)) +
+      " ms: " + (st.ok() ? "ok" : st.ToString()));
+  if (st.ok() && timeline && !timeline->resync_at) timeline->resync_at = clock.Now();
+  Publish({{"type", "resync"}, {"why", why}, {"ok", st.ok()}, {"sas", sa->size()}});
+  return st;
+}
+
+void Gateway::Impl::OnExceptions() {
+  for (int round = 0; round < 16; ++round) {
+    events.clear();
+    Result<std::size_t> n = consumer->Poll(events, 256);
+    if (!n.ok()) {
+      Log("exception ring: " + n.status().ToString());
+      return;
+    }
+    misses.clear();
+    bool tx_no_sa = false;
+    const TimePoint now = clock.Now();
+    for (const sdk::Event& ev : events) {
+      if (ev.kind == sdk::EventKind::kSpiMiss && !ev.packet.outbound) {
+        misses.push_back({PeerOf(ev.packet.src), ev.packet.sport, ev.packet.spi});
+      } else if (ev.kind == sdk::EventKind::kTxNoSa) {
+        tx_no_sa = true;
+      }
+      sa->OnDeviceEvent(ev);
+      if (subs.empty()) continue;
+      if (!stream_limit.TryTake(now)) {
+        ++stream_suppressed;
+        continue;
+      }
+      json j = {{"type", "exception"}, {"kind", std::string(sdk::EventKindName(ev.kind))}};
+      if (ev.kind == sdk::EventKind::kRingOverflow) {
+        j["dropped"] = ev.dropped;
+      } else {
+        j["spi"] = Hex32(ev.packet.spi);
+        j["src"] = ev.packet.src.ToString();
+        j["dst"] = ev.packet.dst.ToString();
+        j["sport"] = ev.packet.sport;
+        j["outbound"] = ev.packet.outbound;
+        j["seq"] = ev.packet.seq;
+      }
+      if (stream_suppressed != 0) {
+        j["suppressed_before"] = stream_suppressed;
+        stream_suppressed = 0;
+      }
+      Publish(j);
+    }
+    if (!misses.empty()) recovery->OnSpiMisses(misses);
+    // Outbound packets met an empty slot although the shadow holds the SA:
+    // the table was lost, and a silent peer would never send the SPI miss
+    // that triggers the resync, so do it here (same global limit).
+    if (tx_no_sa && sa->size() > 0 && tx_resync_limit.TryTake(now)) {
+      ++counters.tx_resync;
+      (void)DoResync("tx-no-sa");
+    }
+    if (*n < 256) return;
+  }
+}
+
+void Gateway::Impl::Housekeeping() {
+  Result<bool> r = sa->CheckDevice();
+  if (!r.ok()) {
+    Log("device check: " + r.status().ToString());
+  } else if (*r) {
+    ++counters.resyncs;
+    ++counters.epoch_resync;
+    Log("engine epoch changed behind the driver: SA table re-programmed from the shadow (" +
+        std::to_string(sa->size()) + " SAs)");
+    if (timeline && !timeline->resync_at) timeline->resync_at = clock.Now();
+  }
+  const TimePoint now = clock.Now();
+  if (now >= next_seq_refresh) {
+    (void)sa->RefreshSequenceNumbers();
+    next_seq_refresh = now + config.sequence_refresh_interval;
+  }
+  if (consumer->fd() < 0) OnExceptions();
+  housekeeping_timer = timers.Arm(now + config.housekeeping_interval, [this] { Housekeeping(); });
+}
+
+// --- Gateway ---
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Gateway::~Gateway() = default;
+
+Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, const Clock& clock,
+                                                 Timers& timers, EventLoop& loop) {
+  auto impl = std::make_unique<Impl>(std::move(config), clock, timers, loop);
+  INLINESEC_RETURN_IF_ERROR(impl->Open());
+  std::unique_ptr<Gateway> gw(new Gateway(std::move(impl)));
+  // Static SAs: installed now, their keys wiped from the config afterwards.
+  for (ConnectionConfig& cc : gw->impl_->config.connections) {
+    if (!cc.manual) continue;
+    ChildSaSpec spec;
+    spec.connection = cc.name;
+    spec.spi_in = cc.manual->spi_in;
+    spec.spi_out = cc.manual->spi_out;
+    spec.algo = cc.manual->algo;
+    spec.key_in = &cc.manual->key_in;
+    spec.key_out = &cc.manual->key_out;
+    spec.replay_window = cc.manual->replay_window;
+    spec.esn = cc.manual->esn;
+    Status st = gw->InstallChild(spec);
+    cc.manual->key_in.Clear();
+    cc.manual->key_out.Clear();
+    if (!st.ok()) return Status(st.code(), "connection " + cc.name + ": " + st.message());
+  }
+  return gw;
+}
+
+Status Gateway::InstallChild(const ChildSaSpec& spec) {
+  Impl& g = *impl_;
+  Impl::Conn* c = nullptr;
+  for (Impl::Conn& x : g.conns)
+    if (x.cfg.name == spec.connection) c = &x;
+  if (c == nullptr) return Status(Code::kNotFound, "no connection " + spec.connection);
+  if (spec.key_in == nullptr || spec.key_out == nullptr || spec.key_in->size() < 20 ||
+      spec.key_out->size() < 20)
+    return Status(Code::kInvalidArgument, "Child SA keys missing");
+  const auto describe = [&](sdk::SaDirection dir, const SecureBytes& key) {
+    sdk::SaDescription d;
+    d.direction = dir;
+    d.algo = spec.algo;
+    d.key.Assign(key.span().first(key.size() - 4));
+    std::copy_n(key.data() + key.size() - 4, 4, d.salt.begin());
+    d.esn = spec.esn;
+    d.udp_encap = c->cfg.encap == Encap::kUdp;
+    d.mode = sdk::SaMode::kTunnel;
+    const bool in = dir == sdk::SaDirection::kInbound;
+    d.spi = in ? spec.spi_in : spec.spi_out;
+    d.tunnel_src = in ? c->cfg.peer : g.config.local_address;
+    d.tunnel_dst = in ? g.config.local_address : c->cfg.peer;
+    if (d.udp_encap) {
+      d.udp_sport = in ? c->cfg.peer_port : kNatTPort;
+      d.udp_dport = in ? kNatTPort : c->cfg.peer_port;
+    }
+    if (in) d.replay_window = spec.replay_window;
+    d.cookie = in ? 1 : 2;
+    return d;
+  };
+  // Inbound first: its SPI names a fixed table index, the outbound SA takes
+  // any free one.
+  sdk::SaDescription in = describe(sdk::SaDirection::kInbound, *spec.key_in);
+  Result<sdk::SaHandle> hin = g.sa->Add(in);
+  if (!hin.ok()) return Status(hin.status().code(), "inbound SA: " + hin.status().message());
+  sdk::SaDescription out = describe(sdk::SaDirection::kOutbound, *spec.key_out);
+  Result<sdk::SaHandle> hout = g.sa->Add(out);
+  if (!hout.ok()) {
+    (void)g.sa->Delete(*hin);
+    return Status(hout.status().code(), "outbound SA: " + hout.status().message());
+  }
+  if (c->in) {
+    g.retired_in.emplace_back(PeerOf(c->cfg.peer), c->in->spi);
+    if (g.retired_in.size() > 256) g.retired_in.erase(g.retired_in.begin());
+    (void)g.sa->Delete(*c->in);
+  }
+  if (c->out) (void)g.sa->Delete(*c->out);
+  c->in = *hin;
+  c->out = *hout;
+  c->algo = spec.algo;
+  g.Log("child SA installed: " + spec.connection + " in " + Hex32(hin->spi) + " (index " +
+        std::to_string(hin->index) + ") out " + Hex32(hout->spi) + " (index " +
+        std::to_string(hout->index) + ") " + AlgoName(spec.algo));
+  return Status::Ok();
+}
+
+std::string Gateway::StatusJson() {
+  Impl& g = *impl_;
+  const TimePoint now = g.clock.Now();
+  json conns = json::array();
+  for (const Impl::Conn& c : g.conns) {
+    json j = {{"name", c.cfg.name},
+              {"peer", c.cfg.peer.ToString()},
+              {"peer_port", c.cfg.peer_port},
+              {"static_peer", c.cfg.static_peer},
+              {"encap", c.cfg.encap == Encap::kUdp ? "udp" : "esp"},
+              {"keying", c.in ? "manual" : "none"},
+              {"state", c.in && c.out && g.sa->Contains(*c.in) ? "installed" : "down"}};
+    json lts = json::array(), rts = json::array();
+    for (const Ipv4Prefix& p : c.cfg.local_ts) lts.push_back(p.ToString());
+    for (const Ipv4Prefix& p : c.cfg.remote_ts) rts.push_back(p.ToString());
+    j["local_ts"] = lts;
+    j["remote_ts"] = rts;
+    if (c.in) j["spi_in"] = Hex32(c.in->spi);
+    if (c.out) j["spi_out"] = Hex32(c.out->spi);
+    conns.push_back(j);
+  }
+  const driver::Capabilities& caps = g.device->caps();
+  json j = {{"daemon", "inlinesecd"},
+            {"uptime_s", std::chrono::duration<double>(now - g.started).count()},
+            {"device",
+             {{"uri", g.config.device},
+              {"transport", g.device->transport().Describe()},
+              {"abi", std::to_string(caps.abi_major) + "." + std::to_string(caps.abi_minor)},
+              {"sa_capacity", caps.sa_capacity},
+              {"epoch", g.device->epoch()}}},
+            {"local_address", g.config.local_address.ToString()},
+            {"udp_port", g.config.udp_port},
+            {"raw_esp", g.config.raw_esp},
+            {"tun", g.config.tun.name},
+            {"ike", g.ike_handler ? "wired" : "not wired (manual keying only)"},
+            {"connections", conns},
+            {"recent_decisions", g.recent_decisions}};
+  if (g.timeline) {
+    const Impl::Timeline& t = *g.timeline;
+    json tl = {{"fault", t.kind}, {"ago_ms", Millis(now - t.fault_at)}};
+    if (t.resync_at) tl["resync_after_ms"] = Millis(*t.resync_at - t.fault_at);
+    if (t.restored_at) tl["restored_after_ms"] = Millis(*t.restored_at - t.fault_at);
+    j["last_fault"] = tl;
+  }
+  return j.dump();
+}
+
+std::string Gateway::SasJson() {
+  Impl& g = *impl_;
+  json child = json::array();
+  for (const Impl::Conn& c : g.conns) {
+    for (const auto& [dir, h] : {std::pair{"in", c.in}, std::pair{"out", c.out}}) {
+      if (!h) continue;
+      json j = {{"connection", c.cfg.name}, {"direction", dir},         {"spi", Hex32(h->spi)},
+                {"index", h->index},        {"algo", AlgoName(c.algo)}, {"keying", "manual"}};
+      Result<sdk::SaCounters> rc = g.sa->ReadCounters(*h);
+      if (rc.ok()) {
+        j["packets"] = rc->packets;
+        j["bytes"] = rc->bytes;
+        j["seq"] = rc->seq;
+        j["replay_drops"] = rc->replay_drops;
+        j["auth_fails"] = rc->auth_fails;
+        j["in_engine"] = true;
+      } else {
+        j["in_engine"] = false;
+        j["error"] = rc.status().ToString();
+      }
+      child.push_back(j);
+    }
+  }
+  json j = {{"sa_table", {{"capacity", g.device->caps().sa_capacity}, {"used", g.sa->size()}}},
+            {"ike_sas", json::array()},
+            {"child_sas", child}};
+  return j.dump();
+}
+
+std::string Gateway::CountersJson() {
+  Impl& g = *impl_;
+  const DatapathCounters& d = g.counters;
+  json dp = {{"tun_rx", d.tun_rx},
+             {"tun_non_ipv4", d.tun_non_ipv4},
+             {"tx_no_route", d.tx_no_route},
+             {"tx_no_sa", d.tx_no_sa},
+             {"tx_esp", d.tx_esp},
+             {"tx_engine_drop", d.tx_engine_drop},
+             {"tx_send_errors", d.tx_send_errors},
+             {"rx_udp", d.rx_udp},
+             {"rx_raw", d.rx_raw},
+             {"rx_decrypted", d.rx_decrypted},
+             {"rx_failed", d.rx_failed},
+             {"rx_bypass", d.rx_bypass},
+             {"ike_rx", d.ike_rx},
+             {"ike_unhandled", d.ike_unhandled},
+             {"keepalives", d.keepalives},
+             {"tun_write_errors", d.tun_write_errors},
+             {"resyncs", d.resyncs},
+             {"tx_resync", d.tx_resync},
+             {"epoch_resync", d.epoch_resync},
+             {"log_suppressed", d.log_suppressed}};
+  const sdk::ConsumerStats& cs = g.consumer->stats();
+  json ex = {
+      {"entries", cs.entries}, {"corrupt", cs.corrupt}, {"overflow_dropped", cs.overflow_dropped}};
+  for (std::size_t k = 0; k < sdk::kEventKinds; ++k)
+    ex[std::string(sdk::EventKindName(static_cast<sdk::EventKind>(k)))] = cs.by_kind[k];
+  const recovery::RecoveryCounters& r = g.recovery->counters();
+  json rec = {{"events", r.events},
+              {"aggregated", r.aggregated},
+              {"suppressed", r.suppressed},
+              {"resync", r.resync},
+              {"notify", r.notify},
+              {"notify_with_delete", r.notify_with_delete},
+              {"initiate", r.initiate},
+              {"unprotected_notify", r.unprotected_notify},
+              {"drop_unknown", r.drop_unknown},
+              {"rate_limited_resync", r.rate_limited_resync},
+              {"rate_limited_notify", r.rate_limited_notify},
+              {"rate_limited_initiate", r.rate_limited_initiate},
+              {"rate_limited_unprotected", r.rate_limited_unprotected},
+              {"action_failed", r.action_failed},
+              {"untracked", r.untracked},
+              {"protected_invalid_spi_received", r.protected_invalid_spi_received},
+              {"unprotected_invalid_spi_received", r.unprotected_invalid_spi_received},
+              {"liveness_checks", r.liveness_checks},
+              {"rate_limited_liveness", r.rate_limited_liveness}};
+  const driver::DeviceStats ds = g.device->stats();
+  json dev = {{"commands", ds.commands},
+              {"command_errors", ds.command_errors},
+              {"timeouts", ds.timeouts},
+              {"resets", ds.resets},
+              {"unexpected_resets", ds.unexpected_resets}};
+  json j = {{"datapath", dp}, {"exceptions", ex}, {"recovery", rec}, {"driver", dev}};
+  return j.dump();
+}
+
+std::string Gateway::RegsJson() {
+  json regs = json::array();
+  for (const driver::RegisterValue& r : impl_->device->DumpRegisters()) {
+    regs.push_back(
+        {{"name", std::string(r.name)}, {"offset", Hex32(r.offset)}, {"value", Hex32(r.value)}});
+  }
+  return json({{"registers", regs}}).dump();
+}
+
+Result<std::string> Gateway::InjectFault(std::string_view kind) {
+  Impl& g = *impl_;
+  if (!g.config.allow_faults)
+    return Status(Code::kFailedPrecondition, "fault injection is off (config allow_faults)");
+  g.timeline = Impl::Timeline{std::string(kind), g.clock.Now(), std::nullopt, std::nullopt};
+  Status st;
+  if (kind == "reset") {
+    st = g.device->Reset();
+  } else if (kind == "reset-behind") {
+    const std::uint32_t ctrl = g.device->Peek(abi::Off(abi::Reg::kCtrl));
+    g.device->Poke(abi::Off(abi::Reg::kCtrl), abi::ctrl::Reset::Set(ctrl, 1));
+  } else if (kind == "flush") {
+    st = g.device->FlushTable();
+  } else {
+    g.timeline.reset();
+    return Status(Code::kInvalidArgument,
+                  "unknown fault " + std::string(kind) + " (reset, reset-behind, flush)");
+  }
+  if (!st.ok()) return st;
+  g.Log("fault injected: " + std::string(kind));
+  g.Publish({{"type", "fault"}, {"kind", std::string(kind)}});
+  return json({{"fault", std::string(kind)}, {"injected", true}}).dump();
+}
+
+std::uint64_t Gateway::Subscribe(Subscriber s) {
+  const std::uint64_t id = impl_->next_sub++;
+  impl_->subs.emplace_back(id, std::move(s));
+  return id;
+}
+
+void Gateway::Unsubscribe(std::uint64_t id) {
+  auto& subs = impl_->subs;
+  for (auto it = subs.begin(); it != subs.end(); ++it) {
+    if (it->first == id) {
+      subs.erase(it);
+      return;
+    }
+  }
+}
+
+void Gateway::SetIkeHandler(IkeHandler handler) { impl_->ike_handler = std::move(handler); }
+
+Status Gateway::SendIke(const sdk::IpAddress& to, std::uint16_t dport,
+                        std::span<const std::uint8_t> datagram) {
+  const sockaddr_in sa = SockAddr(to, dport);
+  if (sendto(impl_->udp_fd, datagram.data(), datagram.size(), 0,
+             reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) < 0)
+    return Errno("sendto " + to.ToString());
+  return Status::Ok();
+}
+
+const DatapathCounters& Gateway::counters() const { return impl_->counters; }
+const GatewayConfig& Gateway::config() const { return impl_->config; }
+
+}  // namespace inlinesec::gateway
