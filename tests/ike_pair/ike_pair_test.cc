@@ -113,6 +113,28 @@ TEST(IkePairTest, ReorderedDuplicateAfterNextRequestIsIgnored) {
   EXPECT_FALSE(p.a.stack->FindIkeSa(ike_id)->tasks->busy());
 }
 
+TEST(IkePairTest, HalfOpenResponderTimesOut) {
+  Pair p;
+  p.filter = [](Pair::InFlight& f) { return ExchangeOf(f.d) == ExchangeType::kIkeSaInit; };
+  ASSERT_TRUE(p.a.stack->Initiate("site").ok());
+  p.Pump();
+  EXPECT_EQ(p.b.stack->IkeSas().size(), 1u);
+  p.Run(seconds(31));
+  EXPECT_TRUE(p.b.stack->IkeSas().empty());
+}
+
+TEST(IkePairTest, LateInitDuplicateCreatesNoSecondSa) {
+  Pair p;
+  ASSERT_TRUE(p.a.stack->Initiate("site").ok());
+  Pair::InFlight init = p.wire.front();
+  p.Pump();
+  ASSERT_EQ(p.b.Established().size(), 1u);
+  p.wire.push_back(init);
+  p.Pump();
+  EXPECT_EQ(p.b.stack->IkeSas().size(), 1u);
+  EXPECT_EQ(p.a.stack->IkeSas().size(), 1u);
+}
+
 TEST(IkePairTest, WrongPskFailsBothSides) {
   ConnectionConfig ca = MakeConfig("site", "192.0.2.1", "192.0.2.2", "10.1.0.0/16", "10.2.0.0/16");
   ca.psk.Assign(std::vector<std::uint8_t>{1, 2, 3});

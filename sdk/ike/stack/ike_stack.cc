@@ -56,8 +56,6 @@ class IkeStack::Impl final : public IkeContext {
     sa.state = IkeSaState::kEstablished;
     sa.established = clock_.Now();
     sa.last_inbound = clock_.Now();
-    for (auto it = half_open_.begin(); it != half_open_.end();)
-      it = it->second == sa.id() ? half_open_.erase(it) : std::next(it);
     ArmIkeTimers(sa);
     observer_.OnIkeSaUp(Info(sa));
   }
@@ -380,7 +378,7 @@ class IkeStack::Impl final : public IkeContext {
     }
     auto cfg = MatchResponder(d);
     if (!cfg) return;
-    if (half_open_.size() >= options_.cookie_threshold && !CookieValid(d, bytes, peek)) return;
+    if (HalfOpen() >= options_.cookie_threshold && !CookieValid(d, bytes, peek)) return;
     auto sa = std::make_unique<IkeSa>(++next_ike_id_, cfg, false);
     sa->spi_i = peek.header.spi_i;
     sa->spi_r = NewIkeSpi();
@@ -390,7 +388,27 @@ class IkeStack::Impl final : public IkeContext {
     half_open_[key] = raw->id();
     raw->rx_src = d.src;
     raw->rx_dst = d.dst;
+    // A responder that never sees IKE_AUTH gives up (RFC 7296 §2.6 DoS
+    // note): the slot and its keys do not stay around.
+    const std::uint64_t id = raw->id();
+    raw->expire_timer = timers_.Arm(clock_.Now() + options_.half_open_timeout, [this, id] {
+      Guard g(*this);
+      IkeSa* half = FindIkeSa(id);
+      if (half == nullptr) return;
+      half->expire_timer = kNoTimer;
+      if (half->state == IkeSaState::kConnecting) Kill(*half, DownReason::kNegotiation);
+    });
     raw->tasks->Receive(bytes, peek);
+  }
+
+  // Responder IKE SAs still waiting for IKE_AUTH.
+  std::size_t HalfOpen() const {
+    std::size_t n = 0;
+    for (const auto& [key, id] : half_open_) {
+      auto it = sas_.find(id);
+      n += it != sas_.end() && it->second->state == IkeSaState::kConnecting;
+    }
+    return n;
   }
 
   // RFC 7296 §2.6: true if the request carries our cookie; otherwise
@@ -592,6 +610,8 @@ class IkeStack::Impl final : public IkeContext {
   std::map<std::uint64_t, std::unique_ptr<IkeSa>> sas_;
   std::map<std::uint64_t, std::uint64_t> by_spi_;         // local IKE SPI -> SA id
   std::map<std::uint64_t, std::uint64_t> reserved_spis_;  // handed out, not yet registered
+  // (SPIi, peer) -> responder SA, for IKE_SA_INIT retransmissions; kept
+  // until the SA is reaped so late duplicates never create a second SA.
   std::map<std::pair<std::uint64_t, Endpoint>, std::uint64_t> half_open_;
   std::vector<std::uint64_t> reap_;
   std::vector<std::string> restart_;

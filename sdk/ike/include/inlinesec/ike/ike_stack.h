@@ -79,6 +79,8 @@ struct IkeStackOptions {
   // RFC 7296 §2.6: half-open IKE SAs beyond which IKE_SA_INIT requests must
   // carry a valid COOKIE (0: always).
   std::size_t cookie_threshold = 128;
+  // A responder IKE SA that is not authenticated by then is dropped.
+  Duration half_open_timeout = std::chrono::seconds(30);
 };
 
 class IkeStack {
