@@ -546,6 +546,90 @@ TEST(IkePairTest, SameLifetimesCollideAndConverge) {
   ExpectChildrenMatch(p.a, p.b);
 }
 
+TEST(IkePairTest, EitherPeerCanInitiate) {
+  Pair p;
+  ASSERT_TRUE(p.b.stack->Initiate("site").ok());
+  p.Pump();
+  ASSERT_EQ(p.a.Established().size(), 1u);
+  ASSERT_EQ(p.b.Established().size(), 1u);
+  EXPECT_TRUE(p.b.Established()[0].original_initiator);
+  EXPECT_FALSE(p.a.Established()[0].original_initiator);
+  ExpectChildrenMatch(p.a, p.b);
+  // And the original initiator side of every later exchange works from A.
+  ASSERT_TRUE(p.a.stack->RekeyChild(p.a.stack->ChildSas()[0].id).ok());
+  p.Pump();
+  ASSERT_TRUE(p.a.stack->RekeyIke(p.a.Established()[0].id).ok());
+  p.Pump();
+  ExpectChildrenMatch(p.a, p.b);
+  ASSERT_EQ(p.a.Established().size(), 1u);
+  EXPECT_TRUE(p.a.Established()[0].original_initiator);  // the rekey initiator
+}
+
+TEST(IkePairTest, ReorderedFragments) {
+  ConnectionConfig ca = MakeConfig("site", "192.0.2.1", "192.0.2.2", "10.1.0.0/16", "10.2.0.0/16");
+  ConnectionConfig cb = MakeConfig("site", "192.0.2.2", "192.0.2.1", "10.2.0.0/16", "10.1.0.0/16");
+  for (auto* c : {&ca, &cb}) {
+    c->fragment_size = 256;
+    for (int i = 0; i < 8; ++i)
+      c->children[0].esp_proposals.push_back(
+          ParseProposal("aes256-sha384-modp2048-esn", ProtocolId::kEsp).value());
+  }
+  Pair p({}, &ca, &cb);
+  ASSERT_TRUE(p.a.stack->Initiate("site").ok());
+  p.Pump(2);  // IKE_SA_INIT
+  // Reverse every burst of fragments before it is delivered.
+  while (!p.wire.empty()) {
+    std::reverse(p.wire.begin(), p.wire.end());
+    std::deque<Pair::InFlight> burst;
+    burst.swap(p.wire);
+    for (auto& f : burst) {
+      p.log.push_back(f);
+      (f.to_b ? p.b : p.a).stack->Receive(f.d);
+    }
+  }
+  ASSERT_EQ(p.a.Established().size(), 1u);
+  ExpectChildrenMatch(p.a, p.b);
+  int skf = 0;
+  for (const auto& f : p.log)
+    skf += f.d.payload[16] == static_cast<std::uint8_t>(PayloadType::kSkf);
+  EXPECT_GE(skf, 2);  // the IKE_AUTH request went in fragments
+}
+
+TEST(IkePairTest, CrossingRequestsFromBothSides) {
+  Pair p;
+  Establish(p);
+  ASSERT_TRUE(p.a.stack->SendDpd(p.a.Established()[0].id).ok());
+  ASSERT_TRUE(p.b.stack->DeleteChild(p.b.stack->ChildSas()[0].id).ok());
+  ASSERT_EQ(p.wire.size(), 2u);
+  std::swap(p.wire[0], p.wire[1]);
+  p.Pump();
+  EXPECT_TRUE(p.a.stack->ChildSas().empty());
+  EXPECT_TRUE(p.b.stack->ChildSas().empty());
+  EXPECT_FALSE(p.a.stack->FindIkeSa(p.a.Established()[0].id)->tasks->busy());
+  EXPECT_FALSE(p.b.stack->FindIkeSa(p.b.Established()[0].id)->tasks->busy());
+}
+
+TEST(IkePairTest, CollisionWithLostResponseStillConverges) {
+  Pair p;
+  Establish(p);
+  ASSERT_TRUE(p.a.stack->RekeyChild(p.a.stack->ChildSas()[0].id).ok());
+  ASSERT_TRUE(p.b.stack->RekeyChild(p.b.stack->ChildSas()[0].id).ok());
+  bool dropped = false;
+  p.filter = [&](Pair::InFlight& f) {
+    if (!dropped && !f.to_b && IsResponse(f.d) && ExchangeOf(f.d) == ExchangeType::kCreateChildSa) {
+      dropped = true;
+      return false;
+    }
+    return true;
+  };
+  p.Pump();
+  p.Run(seconds(10));
+  EXPECT_TRUE(dropped);
+  ASSERT_EQ(p.a.stack->ChildSas().size(), 1u);
+  ASSERT_EQ(p.b.stack->ChildSas().size(), 1u);
+  ExpectChildrenMatch(p.a, p.b);
+}
+
 TEST(IkePairTest, InvalidMajorVersionAnswered) {
   Pair p;
   Message m;
