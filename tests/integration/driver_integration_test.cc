@@ -448,6 +448,17 @@ TYPED_TEST(DriverIntegration, PacketAndByteLimitsBecomeSaEvents) {
   EXPECT_EQ(count(*pk, sdk::SaEventKind::kHardPackets), 1);
   EXPECT_EQ(count(*by, sdk::SaEventKind::kSoftBytes), 1);
   EXPECT_EQ(got.size(), 3u);
+  // A flood on the hard-expired SA: one refusal exception per packet, and
+  // none of them costs a command (no kReadSa) or a second event.
+  for (int i = 0; i < 50; ++i) {
+    auto p1 = testenv::Ipv4Udp(10);
+    model->WithEngine(
+        [&](model::Engine& e) { (void)e.Transmit(testenv::TxFor(pk->index), p1.frame); });
+  }
+  const auto commands = this->dev_->stats().commands;
+  ASSERT_TRUE(this->events_->PollAndDispatch(1000).ok());
+  EXPECT_EQ(this->dev_->stats().commands, commands);
+  EXPECT_EQ(got.size(), 3u);
 }
 
 }  // namespace

@@ -750,6 +750,12 @@ void SaManager::OnDeviceEvent(const Event& event) {
   }
   const bool soft = event.kind == EventKind::kSoftLifetime;
   if (!soft) s->stopped = true;
+  // The engine posts kHardLifetime for every packet it refuses afterwards:
+  // once the event went out, later ones cost nothing (no kReadSa).
+  auto bit = [](SaEventKind k) { return 1u << static_cast<unsigned>(k); };
+  const std::uint32_t done = soft ? bit(SaEventKind::kSoftBytes) | bit(SaEventKind::kSoftPackets)
+                                  : bit(SaEventKind::kHardBytes) | bit(SaEventKind::kHardPackets);
+  if ((s->emitted & done) != 0) return;
   // Which limit? The entry does not say: compare the SA's counters with the
   // limits (falling back to whichever limit is set).
   const SaLifetime& l = s->desc.life;
