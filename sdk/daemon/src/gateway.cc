@@ -141,7 +141,8 @@ struct Gateway::Impl : public recovery::RecoveryHost {
   // A fault and what followed it, for the status timeline.
   struct Timeline {
     std::string kind;
-    TimePoint fault_at{};
+    TimePoint fault_at{};  // when the fault was complete
+    double apply_ms = 0;   // how long applying it took
     std::optional<TimePoint> resync_at;
     std::optional<TimePoint> restored_at;  // first decrypted packet after the resync
   };
@@ -173,6 +174,13 @@ struct Gateway::Impl : public recovery::RecoveryHost {
   void ReceiveFrame(model::Frame& f, const sdk::IpAddress& from, std::uint16_t sport,
                     std::span<const std::uint8_t> udp_payload);
   void OnExceptions();
+  // A packet failed in this batch: act on its exception now rather than on
+  // the next interrupt wakeup (recovery latency).
+  void DrainIfFailed() {
+    if (!failed_in_batch) return;
+    failed_in_batch = false;
+    OnExceptions();
+  }
   void Housekeeping();
   Conn* Route(std::uint32_t src, std::uint32_t dst);
   Conn* ConnByPeer(const recovery::Peer& p);
@@ -236,6 +244,7 @@ struct Gateway::Impl : public recovery::RecoveryHost {
   std::vector<std::uint8_t> buf;
   std::vector<sdk::Event> events;
   std::vector<recovery::SpiMiss> misses;
+  bool failed_in_batch = false;  // a Receive failed since the last drain
 
   DatapathCounters counters;
   TimerId housekeeping_timer = kNoTimer;
@@ -473,7 +482,7 @@ void Gateway::Impl::OnUdp() {
     sockaddr_in from{};
     socklen_t flen = sizeof(from);
     const ssize_t n = recvfrom(udp_fd, payload, room, 0, reinterpret_cast<sockaddr*>(&from), &flen);
-    if (n < 0) return;
+    if (n < 0) break;
     ++counters.rx_udp;
     const auto len = static_cast<std::size_t>(n);
     const std::uint32_t src = ntohl(from.sin_addr.s_addr);
@@ -482,6 +491,7 @@ void Gateway::Impl::OnUdp() {
     model::Frame f{buf, model::kTxHeadroom - kHdr, kHdr + len};
     ReceiveFrame(f, FromHostOrder(src), sport, {payload, len});
   }
+  DrainIfFailed();
 }
 
 void Gateway::Impl::OnRaw() {
@@ -491,12 +501,13 @@ void Gateway::Impl::OnRaw() {
     sockaddr_in from{};
     socklen_t flen = sizeof(from);
     const ssize_t n = recvfrom(raw_fd, data, room, 0, reinterpret_cast<sockaddr*>(&from), &flen);
-    if (n < 0) return;
+    if (n < 0) break;
     ++counters.rx_raw;
     // An IPv4 raw socket hands over the IP header too: the engine's input.
     model::Frame f{buf, model::kTxHeadroom, static_cast<std::size_t>(n)};
     ReceiveFrame(f, FromHostOrder(ntohl(from.sin_addr.s_addr)), 0, {});
   }
+  DrainIfFailed();
 }
 
 void Gateway::Impl::ReceiveFrame(model::Frame& f, const sdk::IpAddress& from, std::uint16_t sport,
@@ -530,6 +541,7 @@ void Gateway::Impl::ReceiveFrame(model::Frame& f, const sdk::IpAddress& from, st
       break;
     case abi::RxStatus::kFailed:
       ++counters.rx_failed;
+      failed_in_batch = true;
       break;
     case abi::RxStatus::kBypass:
       ++counters.rx_bypass;
@@ -746,7 +758,7 @@ std::string Gateway::StatusJson() {
             {"recent_decisions", g.recent_decisions}};
   if (g.timeline) {
     const Impl::Timeline& t = *g.timeline;
-    json tl = {{"fault", t.kind}, {"ago_ms", Millis(now - t.fault_at)}};
+    json tl = {{"fault", t.kind}, {"apply_ms", t.apply_ms}, {"ago_ms", Millis(now - t.fault_at)}};
     if (t.resync_at) tl["resync_after_ms"] = Millis(*t.resync_at - t.fault_at);
     if (t.restored_at) tl["restored_after_ms"] = Millis(*t.restored_at - t.fault_at);
     j["last_fault"] = tl;
@@ -854,7 +866,7 @@ Result<std::string> Gateway::InjectFault(std::string_view kind) {
   Impl& g = *impl_;
   if (!g.config.allow_faults)
     return Status(Code::kFailedPrecondition, "fault injection is off (config allow_faults)");
-  g.timeline = Impl::Timeline{std::string(kind), g.clock.Now(), std::nullopt, std::nullopt};
+  const TimePoint t0 = g.clock.Now();
   Status st;
   if (kind == "reset") {
     st = g.device->Reset();
@@ -864,12 +876,16 @@ Result<std::string> Gateway::InjectFault(std::string_view kind) {
   } else if (kind == "flush") {
     st = g.device->FlushTable();
   } else {
-    g.timeline.reset();
     return Status(Code::kInvalidArgument,
                   "unknown fault " + std::string(kind) + " (reset, reset-behind, flush)");
   }
   if (!st.ok()) return st;
-  g.Log("fault injected: " + std::string(kind));
+  // The timeline starts once the fault is complete (the table is certainly
+  // gone); applying it took `apply_ms`.
+  const TimePoint t1 = g.clock.Now();
+  g.timeline = Impl::Timeline{std::string(kind), t1, Millis(t1 - t0), std::nullopt, std::nullopt};
+  g.Log("fault injected: " + std::string(kind) + " (took " + std::to_string(Millis(t1 - t0)) +
+        " ms)");
   g.Publish({{"type", "fault"}, {"kind", std::string(kind)}});
   return json({{"fault", std::string(kind)}, {"injected", true}}).dump();
 }
