@@ -630,6 +630,56 @@ TEST(IkePairTest, CollisionWithLostResponseStillConverges) {
   ExpectChildrenMatch(p.a, p.b);
 }
 
+TEST(IkePairTest, DatapathLifetimeEvents) {
+  Pair p;
+  Establish(p);
+  const ChildSaInfo c = p.a.stack->ChildSas()[0];
+  ASSERT_TRUE(p.a.stack->ChildSaExpired(c.spi_in, /*hard=*/false).ok());  // soft: rekey
+  p.Pump();
+  ASSERT_EQ(p.a.stack->ChildSas().size(), 1u);
+  const ChildSaInfo n = p.a.stack->ChildSas()[0];
+  EXPECT_NE(n.spi_in, c.spi_in);
+  ExpectChildrenMatch(p.a, p.b);
+  ASSERT_TRUE(p.a.stack->ChildSaExpired(n.spi_in, /*hard=*/true).ok());  // hard: delete
+  p.Pump();
+  EXPECT_TRUE(p.a.stack->ChildSas().empty());
+  EXPECT_TRUE(p.b.stack->ChildSas().empty());
+  EXPECT_FALSE(p.a.stack->ChildSaExpired(n.spi_in, true).ok());
+}
+
+TEST(IkePairTest, CrossingFragmentedRequests) {
+  ConnectionConfig ca = MakeConfig("site", "192.0.2.1", "192.0.2.2", "10.1.0.0/16", "10.2.0.0/16");
+  ConnectionConfig cb = MakeConfig("site", "192.0.2.2", "192.0.2.1", "10.2.0.0/16", "10.1.0.0/16");
+  for (auto* c : {&ca, &cb}) {
+    c->fragment_size = 256;
+    ChildConfig big = c->children[0];
+    big.name = "big";
+    for (int i = 0; i < 8; ++i)
+      big.esp_proposals.push_back(ParseProposal("aes256-sha384-esn", ProtocolId::kEsp).value());
+    c->children.push_back(big);
+  }
+  Pair p({}, &ca, &cb);
+  Establish(p);
+  ASSERT_TRUE(p.a.stack->CreateChild(p.a.Established()[0].id, "big").ok());
+  ASSERT_TRUE(p.b.stack->CreateChild(p.b.Established()[0].id, "big").ok());
+  // Interleave the two fragmented requests (and everything after).
+  std::deque<Pair::InFlight> a_out, b_out;
+  for (auto& f : p.wire) (f.to_b ? a_out : b_out).push_back(f);
+  ASSERT_GT(a_out.size(), 1u);
+  p.wire.clear();
+  while (!a_out.empty() || !b_out.empty()) {
+    for (auto* q : {&a_out, &b_out})
+      if (!q->empty()) {
+        p.wire.push_back(q->front());
+        q->pop_front();
+      }
+  }
+  p.Pump();
+  EXPECT_EQ(p.a.stack->ChildSas().size(), 3u);
+  EXPECT_EQ(p.b.stack->ChildSas().size(), 3u);
+  ExpectChildrenMatch(p.a, p.b);
+}
+
 TEST(IkePairTest, InvalidMajorVersionAnswered) {
   Pair p;
   Message m;

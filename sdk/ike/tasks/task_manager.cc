@@ -157,7 +157,7 @@ void TaskManager::HandleResponse(std::span<const std::uint8_t> bytes, const Peek
   Message msg;
   DecodeError err;
   const DecodeStatus st = Decode(bytes, init ? nullptr : (sa_.crypter ? &*sa_.crypter : nullptr),
-                                 &sa_.reassembler, msg, err);
+                                 &sa_.reassembler_responses, msg, err);
   if (st != DecodeStatus::kOk) return;  // errors in responses are dropped
   if (init) sa_.init_response.assign(bytes.begin(), bytes.end());
   sa_.last_inbound = clock_.Now();
@@ -200,7 +200,7 @@ void TaskManager::HandleRequest(std::span<const std::uint8_t> bytes, const Peeke
   Message msg;
   DecodeError err;
   const DecodeStatus st = Decode(bytes, init ? nullptr : (sa_.crypter ? &*sa_.crypter : nullptr),
-                                 &sa_.reassembler, msg, err);
+                                 &sa_.reassembler_requests, msg, err);
   if (st == DecodeStatus::kFragmentPending) return;
   Message resp;
   resp.header.exchange = peek.header.exchange;

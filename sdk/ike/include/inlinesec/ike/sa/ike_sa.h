@@ -89,7 +89,9 @@ class IkeSa {
   Bytes init_request, init_response;  // for AUTH (RFC 7296 §2.15)
   Identity peer_id;
   std::vector<ChildSa> children;
-  Reassembler reassembler;
+  // RFC 7383 §2.6: requests and responses are reassembled separately.
+  Reassembler reassembler_requests;
+  Reassembler reassembler_responses;
   TimePoint established;
   TimePoint last_inbound;
   std::uint64_t messages_in = 0;  // authenticated messages accepted
