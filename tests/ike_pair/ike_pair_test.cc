@@ -4,6 +4,7 @@
 // §2.8.2), DPD, INVALID_SPI and INITIAL_CONTACT, all on simulated time.
 #include <gtest/gtest.h>
 
+#include "inlinesec/common/byte_reader.h"
 #include "pair_harness.h"
 
 namespace inlinesec::ike::testing {
@@ -166,6 +167,22 @@ TEST(IkePairTest, InvalidKePayloadRetry) {
   EXPECT_EQ(sa->alg.encr, kEncrAesCbc);
   EXPECT_EQ(sa->alg.integ, kIntegHmacSha256_128);
   ExpectChildrenMatch(p.a, p.b);
+}
+
+TEST(IkePairTest, ResponderPrefersTheGroupOfTheKe) {
+  // A offers x25519 and ecp256 (KE for x25519); B prefers ecp256 but also
+  // takes x25519: no INVALID_KE_PAYLOAD round trip.
+  ConnectionConfig ca = MakeConfig("site", "192.0.2.1", "192.0.2.2", "10.1.0.0/16", "10.2.0.0/16");
+  ConnectionConfig cb = MakeConfig("site", "192.0.2.2", "192.0.2.1", "10.2.0.0/16", "10.1.0.0/16");
+  Proposal both = ParseProposal("aes256gcm16-prfsha256-x25519", ProtocolId::kIke).value();
+  both.transforms.push_back({TransformType::kDh, kDhEcp256});
+  ca.ike_proposals = {both};
+  cb.ike_proposals = {ParseProposal("aes256gcm16-prfsha256-ecp256", ProtocolId::kIke).value(),
+                      ParseProposal("aes256gcm16-prfsha256-x25519", ProtocolId::kIke).value()};
+  Pair p({}, &ca, &cb);
+  Establish(p);
+  EXPECT_EQ(p.log.size(), 4u);
+  EXPECT_EQ(p.a.stack->FindIkeSa(p.a.Established()[0].id)->alg.dh, kDhCurve25519);
 }
 
 TEST(IkePairTest, NoProposalChosen) {
@@ -678,6 +695,47 @@ TEST(IkePairTest, CrossingFragmentedRequests) {
   EXPECT_EQ(p.a.stack->ChildSas().size(), 3u);
   EXPECT_EQ(p.b.stack->ChildSas().size(), 3u);
   ExpectChildrenMatch(p.a, p.b);
+}
+
+// RFC 7296 §2.5 / §2.21.1: an IKE_SA_INIT request with an unknown critical
+// payload is answered with UNSUPPORTED_CRITICAL_PAYLOAD naming its type, and
+// one that breaks the rule table with INVALID_SYNTAX; no state is kept.
+TEST(IkePairTest, InitRequestErrorsAreAnswered) {
+  Pair p;
+  auto request = [](bool critical_unknown) {
+    Message m;
+    m.header.spi_i = 0x4242;
+    m.header.exchange = ExchangeType::kIkeSaInit;
+    m.header.initiator = true;
+    m.Add(PayloadType::kNonce, NoncePayload{Bytes(32, 1)});  // no SA, no KE
+    Bytes b = Encode(m, nullptr).value();
+    if (critical_unknown) {
+      b[28] = 99;  // Nonce's next payload -> an unknown type 99, critical
+      b.insert(b.end(), {0, 0x80, 0, 4});
+      StoreBe32(&b[24], static_cast<std::uint32_t>(b.size()));
+    }
+    return Datagram{
+        {*IpAddress::Parse("192.0.2.1"), 500}, {*IpAddress::Parse("192.0.2.2"), 500}, b};
+  };
+  for (bool critical : {true, false}) {
+    p.wire.clear();
+    p.b.stack->Receive(request(critical));
+    ASSERT_EQ(p.wire.size(), 1u);
+    Message out;
+    DecodeError err;
+    ASSERT_EQ(DecodeUnprotected(p.wire.front().d.payload, out, err), DecodeStatus::kOk);
+    EXPECT_TRUE(out.header.response);
+    EXPECT_EQ(out.header.spi_r, 0u);
+    const auto* n = out.FirstError();
+    ASSERT_NE(n, nullptr);
+    if (critical) {
+      EXPECT_EQ(n->type, static_cast<std::uint16_t>(NotifyType::kUnsupportedCriticalPayload));
+      EXPECT_EQ(n->data, Bytes{99});
+    } else {
+      EXPECT_EQ(n->type, static_cast<std::uint16_t>(NotifyType::kInvalidSyntax));
+    }
+    EXPECT_TRUE(p.b.stack->IkeSas().empty());
+  }
 }
 
 TEST(IkePairTest, InvalidMajorVersionAnswered) {

@@ -14,6 +14,18 @@ namespace {
 constexpr std::size_t kNonceSize = 32;
 constexpr int kMaxRetries = 3;
 
+// The proposals that offer `group`, with every other DH transform removed.
+std::vector<Proposal> OnlyGroup(const std::vector<Proposal>& in, std::uint16_t group) {
+  std::vector<Proposal> out;
+  for (Proposal p : in) {
+    std::erase_if(p.transforms, [group](const Transform& t) {
+      return t.type == TransformType::kDh && t.id != group;
+    });
+    if (FindTransform(p, TransformType::kDh)) out.push_back(std::move(p));
+  }
+  return out;
+}
+
 }  // namespace
 
 IkeSaInitTask::IkeSaInitTask(Role role, IkeSa& sa, IkeContext& ctx)
@@ -176,6 +188,15 @@ Step IkeSaInitTask::ProcessRequest(const Message& in) {
     return Step::kDeleteSa;
   }
   group_ = IkeAlgorithmsOf(*selected_).dh;
+  if (ke->group != group_) {
+    // Prefer the group the initiator already sent a KE for, if acceptable,
+    // to save the INVALID_KE_PAYLOAD round trip (as strongSwan does).
+    if (auto with_ke = SelectProposal(OnlyGroup(offered, ke->group),
+                                      OnlyGroup(sa_.config().ike_proposals, ke->group))) {
+      selected_ = with_ke;
+      group_ = ke->group;
+    }
+  }
   if (ke->group != group_) {
     // RFC 7296 §1.2: tell the initiator which group we want.
     error_notify_ = static_cast<std::uint16_t>(NotifyType::kInvalidKePayload);
