@@ -89,6 +89,19 @@ void CheckLifetimes(EngineCore& e, SaSlot& s, const Limits& l) {
   }
 }
 
+// RX metadata written once per packet from locals (the Le fields are byte
+// arrays; writing each once keeps the fast path short).
+abi::RxMeta MakeRxMeta(std::uint32_t ctl, std::uint32_t sa_index, std::uint32_t spi,
+                       std::uint64_t seq, std::uint64_t cookie) {
+  abi::RxMeta m{};
+  m.sa_index.set(sa_index);
+  m.spi.set(spi);
+  m.ctl.set(ctl);
+  m.seq.set(seq);
+  m.cookie.set(cookie);
+  return m;
+}
+
 abi::RxMeta RxMetaFor(abi::RxStatus status, ExqReason reason = ExqReason::kNone) {
   abi::RxMeta m{};
   m.sa_index.set(abi::kExqNoSa);
@@ -196,9 +209,10 @@ abi::RxMeta Engine::Receive(Frame& f) {
   const std::uint16_t orig_len = ClampLen(f.len);
   std::uint32_t sa_index = abi::kExqNoSa;
   std::uint64_t full_seq = p.seq_low;
-  abi::RxMeta m = RxMetaFor(abi::RxStatus::kFailed);
-  m.spi.set(p.spi);
-  std::uint32_t ctl = abi::rx_ctl::UdpEncap::Set(m.ctl.get(), p.udp ? 1 : 0);
+  std::uint64_t cookie = 0;
+  std::uint32_t ctl =
+      abi::rx_ctl::Status::Set(0, static_cast<std::uint32_t>(abi::RxStatus::kFailed));
+  ctl = abi::rx_ctl::UdpEncap::Set(ctl, p.udp ? 1 : 0);
   // Failures only: the exception entry is built here, off the fast path.
   const auto fail = [&](ExqReason reason, std::uint64_t& counter) {
     ++counter;
@@ -217,10 +231,8 @@ abi::RxMeta Engine::Receive(Frame& f) {
     info.dport = p.dport;
     info.snap = std::span<const std::uint8_t>(snap.data(), snap_len);
     (void)e.PostException(info);
-    m.ctl.set(abi::rx_ctl::Reason::Set(ctl, static_cast<std::uint32_t>(reason)));
-    m.seq.set(full_seq);
-    m.sa_index.set(sa_index);
-    return m;
+    return MakeRxMeta(abi::rx_ctl::Reason::Set(ctl, static_cast<std::uint32_t>(reason)), sa_index,
+                      p.spi, full_seq, cookie);
   };
 
   const std::uint32_t index =
@@ -228,7 +240,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
   SaSlot* s = index == kNoSlot ? nullptr : e.SlotAt(index);
   if (s != nullptr) {
     sa_index = index;
-    m.cookie.set(s->entry.cookie.get());
+    cookie = s->entry.cookie.get();
   }
   if (p.cls == esp::RxClass::kMalformed) return fail(ExqReason::kMalformed, e.counters.malformed);
   if (s == nullptr || !s->aead || !s->replay) return fail(ExqReason::kSpiMiss, e.counters.spi_miss);
@@ -262,10 +274,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
   CheckLifetimes(e, *s, limits);
   ctl = abi::rx_ctl::Status::Set(ctl, static_cast<std::uint32_t>(abi::RxStatus::kDecrypted));
   ctl = abi::rx_ctl::NextHeader::Set(ctl, r.next_header);
-  m.ctl.set(ctl);
-  m.sa_index.set(index);
-  m.seq.set(seq);
-  return m;
+  return MakeRxMeta(ctl, index, p.spi, seq, cookie);
 }
 
 }  // namespace inlinesec::model
