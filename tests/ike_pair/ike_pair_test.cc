@@ -393,6 +393,42 @@ TEST(IkePairTest, DpdDeclaresSilentPeerDead) {
   EXPECT_TRUE(p.a.installer.inbound.empty());
 }
 
+TEST(IkePairTest, RetransmitScheduleFollowsBackoff) {
+  Pair p;
+  std::vector<double> sent_at;
+  p.filter = [&](Pair::InFlight& f) {
+    if (f.to_b) sent_at.push_back(std::chrono::duration<double>(p.env.Now().since_epoch).count());
+    return false;  // B never hears anything
+  };
+  ASSERT_TRUE(p.a.stack->Initiate("site").ok());
+  p.Run(seconds(200), std::chrono::milliseconds(100));
+  ASSERT_EQ(sent_at.size(), 6u);  // first send + 5 retransmissions
+  const double expect[] = {4, 7.2, 12.96, 23.328, 41.9904};
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(sent_at[i + 1] - sent_at[i], expect[i], 0.11) << i;
+  EXPECT_TRUE(p.a.stack->IkeSas().empty());
+  EXPECT_EQ(p.a.rec.down_reasons.at(0), DownReason::kPeerDead);
+}
+
+TEST(IkePairTest, StaticPeerReconnectsWithInitialContact) {
+  ConnectionConfig ca = MakeConfig("site", "192.0.2.1", "192.0.2.2", "10.1.0.0/16", "10.2.0.0/16");
+  ca.static_peer = true;
+  Pair p({}, &ca);
+  Establish(p);
+  const auto first_b = p.b.Established()[0].id;
+  // The path breaks for four minutes: A's DPD gives up and it keeps trying.
+  bool up = false;
+  p.filter = [&](Pair::InFlight&) { return up; };
+  p.Run(seconds(240));
+  EXPECT_TRUE(p.a.Established().empty());
+  up = true;
+  p.Run(seconds(200));
+  ASSERT_EQ(p.a.Established().size(), 1u);
+  ASSERT_EQ(p.b.stack->IkeSas().size(), 1u);
+  EXPECT_NE(p.b.stack->IkeSas()[0].id, first_b);
+  EXPECT_GE(p.b.rec.initial_contact.size(), 2u);
+  ExpectChildrenMatch(p.a, p.b);
+}
+
 TEST(IkePairTest, DpdKeepsLivePeerUp) {
   Pair p;
   Establish(p);

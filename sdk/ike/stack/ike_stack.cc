@@ -323,10 +323,29 @@ class IkeStack::Impl final : public IkeContext {
     return i;
   }
 
+  // Timers handed to TaskManagers: every callback runs under a Guard, so
+  // SAs killed by a retransmission timeout are reaped (and static peers
+  // restarted) right away.
+  class GuardedTimers final : public Timers {
+   public:
+    GuardedTimers(Impl& impl, Timers& inner) : impl_(impl), inner_(inner) {}
+    TimerId Arm(TimePoint deadline, std::function<void()> fire) override {
+      return inner_.Arm(deadline, [impl = &impl_, fire = std::move(fire)] {
+        Guard g(*impl);
+        fire();
+      });
+    }
+    void Cancel(TimerId id) override { inner_.Cancel(id); }
+
+   private:
+    Impl& impl_;
+    Timers& inner_;
+  };
+
   IkeSa* Register(std::unique_ptr<IkeSa> sa) {
     IkeSa* raw = sa.get();
     raw->tasks = std::make_unique<TaskManager>(
-        *raw, *this, clock_, timers_,
+        *raw, *this, clock_, guarded_timers_,
         [this](IkeSa& s, const std::vector<Bytes>& dgrams) { Send(s, dgrams); },
         [this](IkeSa& s, DownReason r) { Kill(s, r); });
     by_spi_[raw->local_spi()] = raw->id();
@@ -621,6 +640,7 @@ class IkeStack::Impl final : public IkeContext {
   std::uint32_t cookie_version_ = 1;
   std::uint64_t cookies_sent_ = 0;
   int depth_ = 0;
+  GuardedTimers guarded_timers_{*this, timers_};
 };
 
 IkeStack::IkeStack(const Clock& clock, Timers& timers, Random& random, SaInstaller& installer,
