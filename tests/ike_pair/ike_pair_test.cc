@@ -774,6 +774,22 @@ TEST(IkePairTest, InitRequestErrorsAreAnswered) {
   }
 }
 
+TEST(IkePairTest, RekeyJitterSpreadsRekeys) {
+  ConnectionConfig ca = MakeConfig("site", "192.0.2.1", "192.0.2.2", "10.1.0.0/16", "10.2.0.0/16");
+  ConnectionConfig cb = MakeConfig("site", "192.0.2.2", "192.0.2.1", "10.2.0.0/16", "10.1.0.0/16");
+  for (auto* c : {&ca, &cb}) {
+    c->children[0].lifetime = seconds(300);
+    c->children[0].rekey_margin = seconds(60);
+    c->children[0].rekey_jitter = seconds(60);
+  }
+  Pair p({}, &ca, &cb);
+  Establish(p);
+  p.Run(seconds(1000), seconds(1));
+  EXPECT_GE(p.a.rec.child_rekeyed.size(), 4u);
+  EXPECT_EQ(p.a.stack->ChildSas().size(), 1u);
+  ExpectChildrenMatch(p.a, p.b);
+}
+
 TEST(IkePairTest, InvalidMajorVersionAnswered) {
   Pair p;
   Message m;

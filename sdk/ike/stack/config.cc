@@ -122,8 +122,9 @@ class Reader {
 
 Status ParseChild(const json& obj, const std::string& path, ChildConfig& c) {
   Reader r(obj, path);
-  INLINESEC_RETURN_IF_ERROR(r.OnlyKeys({"name", "local_ts", "remote_ts", "esp_proposals", "mode",
-                                        "lifetime", "rekey_margin", "life_bytes", "life_packets"}));
+  INLINESEC_RETURN_IF_ERROR(
+      r.OnlyKeys({"name", "local_ts", "remote_ts", "esp_proposals", "mode", "lifetime",
+                  "rekey_margin", "rekey_jitter", "life_bytes", "life_packets"}));
   INLINESEC_RETURN_IF_ERROR(r.String("name", c.name, true));
   for (const char* key : {"local_ts", "remote_ts"}) {
     std::vector<std::string> list;
@@ -152,6 +153,7 @@ Status ParseChild(const json& obj, const std::string& path, ChildConfig& c) {
   c.mode = mode == "transport" ? IpsecMode::kTransport : IpsecMode::kTunnel;
   INLINESEC_RETURN_IF_ERROR(r.Dur("lifetime", c.lifetime));
   INLINESEC_RETURN_IF_ERROR(r.Dur("rekey_margin", c.rekey_margin));
+  INLINESEC_RETURN_IF_ERROR(r.Dur("rekey_jitter", c.rekey_jitter));
   if (c.rekey_margin >= c.lifetime) return Err(r.Path("rekey_margin"), "must be below lifetime");
   INLINESEC_RETURN_IF_ERROR(r.Uint("life_bytes", c.life_bytes, UINT64_MAX));
   INLINESEC_RETURN_IF_ERROR(r.Uint("life_packets", c.life_packets, UINT64_MAX));
@@ -232,6 +234,7 @@ Status ParseConnection(const json& obj, const std::string& path, ConnectionConfi
   }
   INLINESEC_RETURN_IF_ERROR(r.Dur("ike_lifetime", c.ike_lifetime));
   INLINESEC_RETURN_IF_ERROR(r.Dur("ike_rekey_margin", c.ike_rekey_margin));
+  INLINESEC_RETURN_IF_ERROR(r.Dur("ike_rekey_jitter", c.ike_rekey_jitter));
   if (c.ike_rekey_margin >= c.ike_lifetime)
     return Err(r.Path("ike_rekey_margin"), "must be below ike_lifetime");
   INLINESEC_RETURN_IF_ERROR(r.Dur("dpd_interval", c.dpd_interval));

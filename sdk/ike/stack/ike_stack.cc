@@ -475,8 +475,10 @@ class IkeStack::Impl final : public IkeContext {
     const TimePoint base = sa.established;
     if (c.ike_lifetime.count() > 0) {
       if (c.ike_rekey_margin < c.ike_lifetime)
-        sa.rekey_timer = timers_.Arm(base + c.ike_lifetime - c.ike_rekey_margin,
-                                     [this, id] { OnIkeRekeyTimer(id); });
+        sa.rekey_timer =
+            timers_.Arm(base + c.ike_lifetime - c.ike_rekey_margin -
+                            Jitter(c.ike_rekey_jitter, c.ike_lifetime - c.ike_rekey_margin),
+                        [this, id] { OnIkeRekeyTimer(id); });
       sa.expire_timer = timers_.Arm(base + c.ike_lifetime, [this, id] { OnIkeExpireTimer(id); });
     }
     if (c.dpd_interval.count() > 0)
@@ -490,10 +492,19 @@ class IkeStack::Impl final : public IkeContext {
     const ChildConfig& c = *child.config;
     if (c.lifetime.count() <= 0) return;
     if (c.rekey_margin < c.lifetime)
-      child.rekey_timer = timers_.Arm(child.established + c.lifetime - c.rekey_margin,
+      child.rekey_timer = timers_.Arm(child.established + c.lifetime - c.rekey_margin -
+                                          Jitter(c.rekey_jitter, c.lifetime - c.rekey_margin),
                                       [this, ike, cid] { OnChildTimer(ike, cid, false); });
     child.expire_timer = timers_.Arm(child.established + c.lifetime,
                                      [this, ike, cid] { OnChildTimer(ike, cid, true); });
+  }
+
+  // A random part of `max` (never more than `limit`), from the injected Random.
+  Duration Jitter(Duration max, Duration limit) {
+    max = std::min(max, limit);
+    if (max.count() <= 0) return Duration{0};
+    return Duration(
+        static_cast<Duration::rep>(random_.U64() % static_cast<std::uint64_t>(max.count() + 1)));
   }
 
   void CancelIkeTimers(IkeSa& sa) {

@@ -53,6 +53,9 @@ struct ChildConfig {
   IpsecMode mode = IpsecMode::kTunnel;
   Duration lifetime = std::chrono::hours(1);
   Duration rekey_margin = std::chrono::minutes(9);
+  // Rekey up to this much earlier, at random, so that peers with equal
+  // lifetimes rarely collide (strongSwan's rand_time). 0: exact.
+  Duration rekey_jitter{0};
   std::uint64_t life_bytes = 0;    // 0: unlimited (hard); soft = 90%
   std::uint64_t life_packets = 0;  // 0: unlimited
 };
@@ -69,6 +72,7 @@ struct ConnectionConfig {
   std::vector<ChildConfig> children;  // the first is created in IKE_AUTH
   Duration ike_lifetime = std::chrono::hours(4);
   Duration ike_rekey_margin = std::chrono::minutes(10);
+  Duration ike_rekey_jitter{0};                      // as ChildConfig::rekey_jitter
   Duration dpd_interval = std::chrono::seconds(30);  // 0: off
   bool static_peer = false;                          // re-initiate (with INITIAL_CONTACT) when lost
   bool fragmentation = true;                         // RFC 7383
