@@ -723,6 +723,7 @@ Result<std::vector<Bytes>> EncodeFragmented(const Message& msg, SkProtection& sk
   std::vector<const Payload*> clear, enc;
   Split(msg, clear, enc);
   if (!clear.empty()) return Status(Code::kInvalidArgument, "clear payloads in fragmented message");
+  if (enc.empty()) return Status(Code::kInvalidArgument, "MTU below an empty message");
   ByteWriter inner;
   EncodeChain(inner, enc, PayloadType::kNone);
   const std::size_t block = std::max<std::size_t>(1, sk.BlockSize());
