@@ -148,7 +148,11 @@ std::uint16_t LibIpsecSa::Process(rte_mbuf** mb, std::uint16_t n) {
     // Software PMDs complete in order; mark results the way
     // rte_ipsec_pkt_crypto_group does.
     for (std::uint16_t i = 0; i < k; ++i) {
-      rte_mbuf* x = out[i]->sym->m_src;
+      // The symmetric op follows the rte_crypto_op header (a zero-length
+      // array in the struct, which GCC's bounds check dislikes).
+      const auto* sym = reinterpret_cast<const rte_crypto_sym_op*>(
+          reinterpret_cast<const std::uint8_t*>(out[i]) + sizeof(rte_crypto_op));
+      rte_mbuf* x = sym->m_src;
       x->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD;
       if (out[i]->status != RTE_CRYPTO_OP_STATUS_SUCCESS)
         x->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED;
