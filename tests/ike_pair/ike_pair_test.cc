@@ -790,6 +790,18 @@ TEST(IkePairTest, RekeyJitterSpreadsRekeys) {
   ExpectChildrenMatch(p.a, p.b);
 }
 
+TEST(IkePairTest, SimultaneousInitiationConverges) {
+  Pair p;
+  ASSERT_TRUE(p.a.stack->Initiate("site").ok());
+  ASSERT_TRUE(p.b.stack->Initiate("site").ok());
+  p.Pump();
+  p.Run(seconds(60));
+  EXPECT_GE(p.a.Established().size(), 1u);
+  EXPECT_EQ(p.a.Established().size(), p.b.Established().size());
+  EXPECT_FALSE(p.a.stack->ChildSas().empty());
+  ExpectChildrenMatch(p.a, p.b);
+}
+
 TEST(IkePairTest, InvalidMajorVersionAnswered) {
   Pair p;
   Message m;

@@ -3,6 +3,9 @@
 // send callback; time comes from the injected Clock/Timers, randomness from
 // Random, Child SAs go out through SaInstaller and what happens is reported
 // to an IkeObserver. One IkeStack serves many connections and IKE SAs.
+// It is not thread-safe: call it, and run its Timers, from one event loop.
+// Observer callbacks run inside those calls and must not call back into the
+// stack synchronously (queue the work instead).
 //
 // The gateway's use:
 //   IkeStack ike(clock, timers, random, installer, observer, send);
