@@ -30,7 +30,7 @@ enum class Reg : RegOffset {
   // --- control and status (0x040) ---
   kCtrl = 0x040,      // RW  ctrl::*          reset 0
   kStatus = 0x044,    // RO  status::*
-  kIrqCause = 0x048,  // W1C irq::*           reset 0
+  kIrqCause = 0x048,  // W1C irq::*           reset 0x10 (ResetDone)
   kIrqMask = 0x04C,   // RW  irq::* (1 = raise interrupt)  reset 0
   kScratch = 0x050,   // RW  free for bring-up tests        reset 0
   // --- rings (0x100): three blocks of RingReg, see RingBase() ---
