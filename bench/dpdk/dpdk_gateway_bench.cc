@@ -73,7 +73,7 @@ struct World {
   // back.a: decrypt output (B unprotected); back.b: recirculated into host.a
   Wire host, link, back;
   std::unique_ptr<dpdk::InlineSecurity> sec_a, sec_b;
-  std::unique_ptr<gateway::Gateway> gw_a, gw_b;
+  std::unique_ptr<dpdk_gateway::Gateway> gw_a, gw_b;
   dpdk_ref::CryptoDev openssl, ipsec_mb;
   bool have_openssl = false, have_ipsec_mb = false;
   std::string openssl_why, ipsec_mb_why;
@@ -94,8 +94,8 @@ bool MakeWire(const std::string& name, Wire& w) {
   const int b = rte_eth_from_rings((name + "_b").c_str(), &ab, 1, &ba, 1, 0);
   if (a < 0 || b < 0) return false;
   w = {static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b)};
-  return gateway::SetupPort(w.a, TheWorld().mbufs, 1024, 1024).ok() &&
-         gateway::SetupPort(w.b, TheWorld().mbufs, 1024, 1024).ok();
+  return dpdk_gateway::SetupPort(w.a, TheWorld().mbufs, 1024, 1024).ok() &&
+         dpdk_gateway::SetupPort(w.b, TheWorld().mbufs, 1024, 1024).ok();
 }
 
 std::string PortName(std::uint16_t port) {
@@ -120,8 +120,8 @@ std::string GatewayJson(bool encrypt_side, std::uint16_t prot, std::uint16_t unp
 }
 
 bool NewGateway(bool encrypt_side, std::uint16_t prot, std::uint16_t unprot,
-                std::unique_ptr<dpdk::InlineSecurity>& sec, std::unique_ptr<gateway::Gateway>& gw,
-                std::string& why) {
+                std::unique_ptr<dpdk::InlineSecurity>& sec,
+                std::unique_ptr<dpdk_gateway::Gateway>& gw, std::string& why) {
   dpdk::InlineSecurityOptions o;
   o.device_uri = "model:capacity=4096";
   auto s = dpdk::InlineSecurity::Create(o);
@@ -130,12 +130,12 @@ bool NewGateway(bool encrypt_side, std::uint16_t prot, std::uint16_t unprot,
     return false;
   }
   sec = std::move(*s);
-  auto cfg = gateway::ParseGatewayConfig(GatewayJson(encrypt_side, prot, unprot));
+  auto cfg = dpdk_gateway::ParseGatewayConfig(GatewayJson(encrypt_side, prot, unprot));
   if (!cfg.ok()) {
     why = cfg.status().ToString();
     return false;
   }
-  auto g = gateway::Gateway::Create(*cfg, *sec, prot, unprot);
+  auto g = dpdk_gateway::Gateway::Create(*cfg, *sec, prot, unprot);
   if (!g.ok()) {
     why = g.status().ToString();
     return false;

@@ -11,7 +11,7 @@
 
 #include <cstring>
 
-namespace inlinesec::gateway {
+namespace inlinesec::dpdk_gateway {
 
 namespace {
 
@@ -252,4 +252,4 @@ Status Gateway::PollControl() {
   return r.status();
 }
 
-}  // namespace inlinesec::gateway
+}  // namespace inlinesec::dpdk_gateway

@@ -20,7 +20,7 @@
 #include "gateway_config.h"
 #include "inlinesec/dpdk/inline_security.h"
 
-namespace inlinesec::gateway {
+namespace inlinesec::dpdk_gateway {
 
 struct GatewayStats {
   std::uint64_t out_rx = 0;         // plain packets read on the unprotected port
@@ -89,4 +89,4 @@ class Gateway {
   GatewayStats stats_;
 };
 
-}  // namespace inlinesec::gateway
+}  // namespace inlinesec::dpdk_gateway

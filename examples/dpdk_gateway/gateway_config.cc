@@ -9,7 +9,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
-namespace inlinesec::gateway {
+namespace inlinesec::dpdk_gateway {
 
 namespace {
 
@@ -258,4 +258,4 @@ Result<GatewayConfig> LoadGatewayConfig(const std::string& path) {
   return c;
 }
 
-}  // namespace inlinesec::gateway
+}  // namespace inlinesec::dpdk_gateway

@@ -17,7 +17,7 @@
 #include "inlinesec/sdk/ip_address.h"
 #include "inlinesec/sdk/sa_manager.h"
 
-namespace inlinesec::gateway {
+namespace inlinesec::dpdk_gateway {
 
 struct SaConfig {
   std::string name;
@@ -70,4 +70,4 @@ struct GatewayConfig {
 [[nodiscard]] Result<GatewayConfig> LoadGatewayConfig(const std::string& path);
 [[nodiscard]] Result<Prefix> ParsePrefix(std::string_view text);
 
-}  // namespace inlinesec::gateway
+}  // namespace inlinesec::dpdk_gateway

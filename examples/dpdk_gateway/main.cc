@@ -72,8 +72,8 @@ int main(int argc, char** argv) {
   }
   if (config_path.empty()) return Usage(argv[0]);
 
-  inlinesec::Result<inlinesec::gateway::GatewayConfig> config =
-      inlinesec::gateway::LoadGatewayConfig(config_path);
+  inlinesec::Result<inlinesec::dpdk_gateway::GatewayConfig> config =
+      inlinesec::dpdk_gateway::LoadGatewayConfig(config_path);
   if (!config.ok()) return Fail(config.status());
   std::uint16_t prot = 0;
   std::uint16_t unprot = 0;
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (std::uint16_t port : {prot, unprot}) {
-    inlinesec::Status st = inlinesec::gateway::SetupPort(port, mbufs);
+    inlinesec::Status st = inlinesec::dpdk_gateway::SetupPort(port, mbufs);
     if (!st.ok()) return Fail(st);
   }
 
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     // Feed an invalid-SPI recovery engine here (sdk/recovery); the example counts.
     if (e.kind == inlinesec::sdk::EventKind::kSpiMiss) ++spi_misses;
   });
-  auto gw = inlinesec::gateway::Gateway::Create(*config, **sec, prot, unprot);
+  auto gw = inlinesec::dpdk_gateway::Gateway::Create(*config, **sec, prot, unprot);
   if (!gw.ok()) return Fail(gw.status());
 
   std::signal(SIGINT, OnSignal);

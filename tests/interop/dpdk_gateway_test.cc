@@ -108,8 +108,8 @@ Wire MakeWire(const std::string& name) {
   EXPECT_GE(a, 0);
   EXPECT_GE(b, 0);
   Wire w{static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b)};
-  EXPECT_TRUE(gateway::SetupPort(w.a, TheEal().mbufs, 512, 512).ok());
-  EXPECT_TRUE(gateway::SetupPort(w.b, TheEal().mbufs, 512, 512).ok());
+  EXPECT_TRUE(dpdk_gateway::SetupPort(w.a, TheEal().mbufs, 512, 512).ok());
+  EXPECT_TRUE(dpdk_gateway::SetupPort(w.b, TheEal().mbufs, 512, 512).ok());
   return w;
 }
 
@@ -230,18 +230,18 @@ std::unique_ptr<dpdk::InlineSecurity> NewEngine(std::uint16_t event_port = 0) {
 
 struct TestGateway {
   std::unique_ptr<dpdk::InlineSecurity> sec;
-  std::unique_ptr<gateway::Gateway> gw;
+  std::unique_ptr<dpdk_gateway::Gateway> gw;
 };
 
 TestGateway NewGateway(bool a_side, std::uint16_t prot, std::uint16_t unprot,
                        const std::string& extra_out = "") {
   TestGateway t;
   t.sec = NewEngine(prot);
-  auto cfg =
-      gateway::ParseGatewayConfig(GatewayJson(a_side, PortName(prot), PortName(unprot), extra_out));
+  auto cfg = dpdk_gateway::ParseGatewayConfig(
+      GatewayJson(a_side, PortName(prot), PortName(unprot), extra_out));
   EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
   if (!cfg.ok() || t.sec == nullptr) return t;
-  auto gw = gateway::Gateway::Create(*cfg, *t.sec, prot, unprot);
+  auto gw = dpdk_gateway::Gateway::Create(*cfg, *t.sec, prot, unprot);
   EXPECT_TRUE(gw.ok()) << gw.status().ToString();
   if (gw.ok()) t.gw = std::move(*gw);
   return t;
@@ -691,15 +691,15 @@ TEST(DpdkGateway, PacketLifetimesRaiseIpsecEvents) {
 }
 
 TEST(DpdkGatewayConfig, RefusesBadFilesNamingTheField) {
-  auto bad = gateway::ParseGatewayConfig(R"({"ports": {"protected": "p", "unprotected": "u"},
+  auto bad = dpdk_gateway::ParseGatewayConfig(R"({"ports": {"protected": "p", "unprotected": "u"},
     "sas": [{"name": "x", "direction": "outbound", "spi": 4096, "key": "00", "salt": "00000000",
              "tunnel": {"src": "192.0.2.1", "dst": "192.0.2.2"}}]})");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("sas[0].key"), std::string::npos);
-  EXPECT_FALSE(gateway::ParseGatewayConfig("{").ok());
-  auto p = gateway::ParsePrefix("10.1.0.0/33");
+  EXPECT_FALSE(dpdk_gateway::ParseGatewayConfig("{").ok());
+  auto p = dpdk_gateway::ParsePrefix("10.1.0.0/33");
   EXPECT_FALSE(p.ok());
-  auto q = gateway::ParsePrefix("10.1.0.0/16");
+  auto q = dpdk_gateway::ParsePrefix("10.1.0.0/16");
   ASSERT_TRUE(q.ok());
   const std::uint8_t in[4] = {10, 1, 200, 3}, out[4] = {10, 2, 0, 1};
   EXPECT_TRUE(q->Contains(false, in));
