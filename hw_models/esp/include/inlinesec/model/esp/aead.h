@@ -21,19 +21,21 @@ inline constexpr std::size_t kIcvBytes = 16;
 class Aead {
  public:
   // key must be 16 or 32 bytes for AES-GCM-128/256, 32 for ChaCha20-Poly1305.
-  static Result<Aead> Create(abi::Algo algo, std::span<const std::uint8_t> key,
-                             std::span<const std::uint8_t, kSaltBytes> salt);
+  [[nodiscard]] static Result<Aead> Create(abi::Algo algo, std::span<const std::uint8_t> key,
+                                           std::span<const std::uint8_t, kSaltBytes> salt);
   Aead(Aead&&) noexcept;
   Aead& operator=(Aead&&) noexcept;
   ~Aead();  // frees the context; key schedule wiped by OpenSSL
 
   // Encrypts `data` in place and writes the 16-byte tag. aad: ESP header
   // (SPI || seq, or SPI || seq_hi || seq_lo with ESN, RFC 4106 §5).
-  bool Seal(std::span<const std::uint8_t, kIvBytes> iv, std::span<const std::uint8_t> aad,
-            std::span<std::uint8_t> data, std::span<std::uint8_t, kIcvBytes> tag);
+  [[nodiscard]] bool Seal(std::span<const std::uint8_t, kIvBytes> iv,
+                          std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
+                          std::span<std::uint8_t, kIcvBytes> tag);
   // Decrypts in place; false (and `data` unspecified) if the tag is wrong.
-  bool Open(std::span<const std::uint8_t, kIvBytes> iv, std::span<const std::uint8_t> aad,
-            std::span<std::uint8_t> data, std::span<const std::uint8_t, kIcvBytes> tag);
+  [[nodiscard]] bool Open(std::span<const std::uint8_t, kIvBytes> iv,
+                          std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
+                          std::span<const std::uint8_t, kIcvBytes> tag);
 
   abi::Algo algo() const;
 

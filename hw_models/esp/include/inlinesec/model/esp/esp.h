@@ -55,8 +55,8 @@ std::array<std::uint8_t, kIvBytes> IvForSeq(std::uint64_t seq);
 // frame lacks headroom/tailroom, or the result would exceed 65535 bytes) `f`
 // is untouched. `iv_override` exists for known-answer tests whose vectors fix
 // the IV; the engine always passes nullptr and uses IvForSeq(seq).
-TxResult Encapsulate(const abi::SaEntry& sa, Aead& aead, std::uint64_t seq, Frame& f,
-                     const std::array<std::uint8_t, kIvBytes>* iv_override = nullptr);
+[[nodiscard]] TxResult Encapsulate(const abi::SaEntry& sa, Aead& aead, std::uint64_t seq, Frame& f,
+                                   const std::array<std::uint8_t, kIvBytes>* iv_override = nullptr);
 
 // ----------------------------------------------------------------- inbound
 
@@ -87,7 +87,7 @@ struct RxParse {
 
 // Reads the outer IPv4/IPv6 header (IPv6: hop-by-hop, routing and
 // destination-options headers are walked), and a UDP header to port 4500.
-RxParse ParseInbound(std::span<const std::uint8_t> pkt);
+[[nodiscard]] RxParse ParseInbound(std::span<const std::uint8_t> pkt);
 
 struct RxResult {
   abi::ExqReason reason = abi::ExqReason::kNone;  // kNone, kIcvFail, kMalformed
@@ -103,8 +103,8 @@ struct RxResult {
 // nothing is learned; on kMalformed after a good ICV (bad padding, next
 // header or inner packet) icv_ok is true. On failure the bytes of `f` past
 // the ESP header and IV are unspecified (decrypted in place).
-RxResult Decapsulate(const abi::SaEntry& sa, Aead& aead, const RxParse& p, std::uint64_t seq,
-                     Frame& f);
+[[nodiscard]] RxResult Decapsulate(const abi::SaEntry& sa, Aead& aead, const RxParse& p,
+                                   std::uint64_t seq, Frame& f);
 
 // One's-complement sum helpers, exposed for tests.
 std::uint16_t Ipv4HeaderChecksum(std::span<const std::uint8_t> hdr);

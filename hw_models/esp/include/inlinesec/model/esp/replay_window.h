@@ -31,7 +31,7 @@ class ReplayWindow {
   // for the ICV and reported in exceptions; the verdict says whether it may
   // be accepted. kTooOld also covers numbers outside the 64-bit (ESN) or
   // 32-bit space.
-  Verdict Check(std::uint32_t seq_low, std::uint64_t& seq) const;
+  [[nodiscard]] Verdict Check(std::uint32_t seq_low, std::uint64_t& seq) const;
   // Marks `seq` (from a successful Check, after the ICV verified) as received
   // and moves the window.
   void Accept(std::uint64_t seq);
