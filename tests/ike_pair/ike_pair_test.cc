@@ -185,6 +185,19 @@ TEST(IkePairTest, ResponderPrefersTheGroupOfTheKe) {
   EXPECT_EQ(p.a.stack->FindIkeSa(p.a.Established()[0].id)->alg.dh, kDhCurve25519);
 }
 
+TEST(IkePairTest, EsnIsNegotiated) {
+  ConnectionConfig ca = MakeConfig("site", "192.0.2.1", "192.0.2.2", "10.1.0.0/16", "10.2.0.0/16");
+  ConnectionConfig cb = MakeConfig("site", "192.0.2.2", "192.0.2.1", "10.2.0.0/16", "10.1.0.0/16");
+  ca.children[0].esp_proposals = {ParseProposal("aes128gcm16-esn-noesn", ProtocolId::kEsp).value()};
+  cb.children[0].esp_proposals = {ParseProposal("aes128gcm16-noesn", ProtocolId::kEsp).value()};
+  Pair p({}, &ca, &cb);
+  Establish(p);
+  ASSERT_EQ(p.a.stack->ChildSas().size(), 1u);
+  EXPECT_FALSE(p.a.stack->ChildSas()[0].alg.esn);
+  EXPECT_FALSE(p.a.installer.inbound.begin()->second.esn);
+  ExpectChildrenMatch(p.a, p.b);
+}
+
 TEST(IkePairTest, NoProposalChosen) {
   ConnectionConfig cb = MakeConfig("site", "192.0.2.2", "192.0.2.1", "10.2.0.0/16", "10.1.0.0/16");
   cb.ike_proposals = {ParseProposal("aes128-sha512-modp2048", ProtocolId::kIke).value()};

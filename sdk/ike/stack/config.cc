@@ -139,7 +139,7 @@ Status ParseChild(const json& obj, const std::string& path, ChildConfig& c) {
   }
   std::vector<std::string> props;
   INLINESEC_RETURN_IF_ERROR(r.Strings("esp_proposals", props, false));
-  if (props.empty()) props = {"aes256gcm16-esn", "aes128gcm16-noesn"};
+  if (props.empty()) props = {"aes256gcm16-esn-noesn", "aes128gcm16-esn-noesn"};
   for (std::size_t i = 0; i < props.size(); ++i) {
     Result<Proposal> p = ParseProposal(props[i], ProtocolId::kEsp);
     if (!p.ok())
