@@ -200,15 +200,15 @@ Step CreateChildSaTask::FinishIkeRekey(const Proposal& chosen,
     return Step::kDone;
   }
   IkeSa* theirs = collided_ ? ctx_.FindIkeSa(collision_sa_) : nullptr;
-  if (collided_ && LostCollision(nonce_, peer_nonce_)) {
+  if (theirs != nullptr && theirs->state == IkeSaState::kDead) theirs = nullptr;
+  // If the peer's new SA is already gone, ours is the only candidate left.
+  if (theirs != nullptr && LostCollision(nonce_, peer_nonce_)) {
     // §2.8.2: our new IKE SA is redundant: we delete it, the children go to
     // the peer's new SA and the peer deletes the old one.
     created->state = IkeSaState::kRekeyed;
     ctx_.QueueIkeDelete(*created);
-    if (theirs != nullptr) {
-      theirs->state = IkeSaState::kEstablished;
-      ctx_.MoveChildren(sa_, *theirs);
-    }
+    theirs->state = IkeSaState::kEstablished;
+    ctx_.MoveChildren(sa_, *theirs);
     sa_.state = IkeSaState::kRekeyed;
     return Step::kDone;
   }
