@@ -189,8 +189,12 @@ TxResult Encapsulate(const abi::SaEntry& sa, Aead& aead, std::uint64_t seq, Fram
   } else {
     // Transport: the packet keeps its header, so it must be of the SA's
     // family, whole (RFC 4303 §3.1.1 applies to unfragmented datagrams), and
-    // for IPv6 without extension headers (the model does not walk them).
-    if (in.v6 != outer_v6 || in.fragment || (in.v6 && IsIpv6ExtHeader(in.proto))) return res;
+    // for IPv6 without extension headers (the model does not walk them). Its
+    // protocol must not be 59: ESP next header 59 marks a dummy packet that
+    // every receiver discards (RFC 4303 §2.6).
+    if (in.v6 != outer_v6 || in.fragment || (in.v6 && IsIpv6ExtHeader(in.proto)) ||
+        in.proto == kProtoNoNext)
+      return res;
     hdr_len = in.l3;
     payload_len = in.total - in.l3;
     next_header = in.proto;

@@ -244,8 +244,14 @@ TEST(EspHeaders, TransportRejectsWhatItCannotCarry) {
   Bytes trunc = esp_test::Ipv4Udp(20);
   trunc.resize(30);
   Send(h, 1, trunc, ExqReason::kMalformed);
+  // Protocol 59 would go out as an ESP dummy packet (found by libFuzzer).
+  Bytes no_next = esp_test::Ipv4Udp(20);
+  no_next[9] = 59;
+  no_next[10] = no_next[11] = 0;
+  StoreBe16(&no_next[10], esp_test::Checksum({no_next.data(), 20}));
+  Send(h, 1, no_next, ExqReason::kMalformed);
   const auto x = h.DrainExq();
-  ASSERT_EQ(x.size(), 4u);
+  ASSERT_EQ(x.size(), 5u);
   for (const auto& e : x) {
     EXPECT_EQ(esp_test::ReasonOf(e), ExqReason::kMalformed);
     EXPECT_EQ(abi::exq_ctl::Outbound::Get(e.ctl.get()), 1u);

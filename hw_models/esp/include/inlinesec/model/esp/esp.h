@@ -51,7 +51,8 @@ std::array<std::uint8_t, kIvBytes> IvForSeq(std::uint64_t seq);
 // number `seq` (the full 64-bit number; only its low 32 bits are sent).
 // On kNone `f` holds the ESP packet; on kMalformed (the packet is not a
 // well-formed IPv4/IPv6 packet of the SA's family in transport mode, an IPv4
-// fragment or an IPv6 packet with extension headers in transport mode, the
+// fragment, an IPv6 packet with extension headers or a packet of protocol 59
+// (which ESP would mark as a dummy packet) in transport mode, the
 // frame lacks headroom/tailroom, or the result would exceed 65535 bytes) `f`
 // is untouched. `iv_override` exists for known-answer tests whose vectors fix
 // the IV; the engine always passes nullptr and uses IvForSeq(seq).
