@@ -297,7 +297,7 @@ TEST(DpdkSecurityCtx, CapabilitiesListWhatTheEngineDoes) {
   EXPECT_EQ(rte_security_capability_get(ctx, &idx), nullptr);
 }
 
-class SessionTest : public ::testing::Test {
+class DpdkSessionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!TheEal().ok) GTEST_SKIP() << TheEal().why;
@@ -344,7 +344,7 @@ class SessionTest : public ::testing::Test {
   rte_security_session_conf conf_{};
 };
 
-TEST_F(SessionTest, CreateUpdateStatsDestroy) {
+TEST_F(DpdkSessionTest, CreateUpdateStatsDestroy) {
   void* out = rte_security_session_create(ctx_, &conf_, pool_);
   ASSERT_NE(out, nullptr) << sec_->last_error().ToString();
   EXPECT_EQ(ctx_->sess_cnt, 1);
@@ -389,7 +389,7 @@ TEST_F(SessionTest, CreateUpdateStatsDestroy) {
   EXPECT_EQ(sec_->sa_manager().size(), 0u);
 }
 
-TEST_F(SessionTest, BadConfigurationsAreRefusedWithAClearError) {
+TEST_F(DpdkSessionTest, BadConfigurationsAreRefusedWithAClearError) {
   struct Case {
     const char* what;
     void (*mutate)(rte_security_session_conf&, rte_crypto_sym_xform&);
@@ -434,7 +434,7 @@ TEST_F(SessionTest, BadConfigurationsAreRefusedWithAClearError) {
   EXPECT_EQ(sec_->sa_manager().size(), 0u);
 }
 
-TEST_F(SessionTest, BurstMovesFailuresToTheTailInOrder) {
+TEST_F(DpdkSessionTest, BurstMovesFailuresToTheTailInOrder) {
   void* out = rte_security_session_create(ctx_, &conf_, pool_);
   ASSERT_NE(out, nullptr) << sec_->last_error().ToString();
   const Bytes ip = Ipv4Udp({10, 1, 0, 1}, {10, 2, 0, 1}, 100, 1);
@@ -476,6 +476,64 @@ TEST_F(SessionTest, BurstMovesFailuresToTheTailInOrder) {
   EXPECT_EQ(st.ipsec.opackets, 2u);
   for (rte_mbuf* m : burst) rte_pktmbuf_free(m);
   EXPECT_EQ(rte_security_session_destroy(ctx_, out), 0);
+}
+
+// IPv4 inner in an IPv6 UDP-encapsulated ESN tunnel, over a VLAN-tagged
+// frame: the glue must rewrite the ethertype after the tag both ways.
+TEST_F(DpdkSessionTest, VlanIpv6OuterNatTRoundTrip) {
+  auto peer = NewEngine();
+  ASSERT_NE(peer, nullptr);
+  rte_security_ctx* peer_ctx = peer->security_ctx();
+  const std::uint8_t src6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  const std::uint8_t dst6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+  conf_.ipsec.spi = 0x4777;  // generation 4, index 0x777
+  conf_.ipsec.options.esn = 1;
+  conf_.ipsec.options.udp_encap = 1;
+  conf_.ipsec.udp.sport = 4500;
+  conf_.ipsec.udp.dport = 4500;
+  conf_.ipsec.tunnel.type = RTE_SECURITY_IPSEC_TUNNEL_IPV6;
+  conf_.ipsec.tunnel.ipv6 = {};
+  std::memcpy(&conf_.ipsec.tunnel.ipv6.src_addr, src6, 16);
+  std::memcpy(&conf_.ipsec.tunnel.ipv6.dst_addr, dst6, 16);
+  x_.aead.aad_length = 12;
+  void* out = rte_security_session_create(ctx_, &conf_, pool_);
+  ASSERT_NE(out, nullptr) << sec_->last_error().ToString();
+  x_.aead.op = RTE_CRYPTO_AEAD_OP_DECRYPT;
+  conf_.ipsec.direction = RTE_SECURITY_IPSEC_SA_DIR_INGRESS;
+  conf_.ipsec.replay_win_sz = 64;
+  conf_.userdata = reinterpret_cast<void*>(0x99);
+  void* in = rte_security_session_create(peer_ctx, &conf_, pool_);
+  ASSERT_NE(in, nullptr) << peer->last_error().ToString();
+
+  const Bytes ip = Ipv4Udp({10, 1, 0, 7}, {10, 2, 0, 7}, 333, 9);
+  rte_mbuf* m = rte_pktmbuf_alloc(TheEal().mbufs);
+  ASSERT_NE(m, nullptr);
+  const std::uint8_t l2[18] = {2, 0, 0, 0,    0,    1,    2,    0,    0,
+                               0, 0, 2, 0x81, 0x00, 0x00, 0x2A, 0x08, 0x00};
+  std::memcpy(rte_pktmbuf_append(m, sizeof(l2)), l2, sizeof(l2));
+  std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(ip.size())), ip.data(), ip.size());
+  ASSERT_EQ(rte_security_set_pkt_metadata(ctx_, out, m, nullptr), 0);
+  m->ol_flags |= RTE_MBUF_F_TX_SEC_OFFLOAD;
+  ASSERT_EQ(sec_->ProcessOutbound(&m, 1), 1);
+  Bytes esp = BytesOf(m);
+  ASSERT_GT(esp.size(), 18u + 40u + 8u + 8u);
+  EXPECT_EQ(Bytes(esp.begin(), esp.begin() + 16), Bytes(l2, l2 + 16));  // MACs and tag kept
+  EXPECT_EQ(esp[16], 0x86);                                             // outer IPv6
+  EXPECT_EQ(esp[17], 0xDD);
+  EXPECT_EQ(esp[18 + 6], 17);         // UDP
+  EXPECT_EQ(esp[18 + 40 + 2], 0x11);  // dport 4500
+  EXPECT_EQ(esp[18 + 40 + 3], 0x94);
+
+  m->ol_flags = 0;
+  ASSERT_EQ(peer->ProcessInbound(&m, 1), 1);
+  EXPECT_NE(m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD, 0u);
+  EXPECT_EQ(*rte_security_dynfield(m), 0x99u);
+  const Bytes back = BytesOf(m);
+  EXPECT_EQ(Bytes(back.begin(), back.begin() + 18), Bytes(l2, l2 + 18));  // ethertype IPv4 again
+  EXPECT_EQ(Bytes(back.begin() + 18, back.end()), ip);
+  rte_pktmbuf_free(m);
+  EXPECT_EQ(rte_security_session_destroy(ctx_, out), 0);
+  EXPECT_EQ(rte_security_session_destroy(peer_ctx, in), 0);
 }
 
 // --- gateways ---
