@@ -9,6 +9,7 @@
 #include <rte_errno.h>
 #include <rte_ether.h>
 
+#include <cstdio>
 #include <cstring>
 
 namespace inlinesec::dpdk_gateway {
@@ -61,12 +62,13 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(const GatewayConfig& config,
 
   // Session objects come from the application's mempool, sized by the
   // context (header plus driver private data).
-  static int pool_seq = 0;
-  const std::string pool_name = "gw_sess_" + std::to_string(pool_seq++);
+  char pool_name[RTE_MEMPOOL_NAMESIZE];
+  std::snprintf(pool_name, sizeof(pool_name), "gws_%llx",
+                static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(g.get())));
   const unsigned elt = rte_security_session_get_size(g->ctx_) + 2 * RTE_CACHE_LINE_SIZE;
   const unsigned n = static_cast<unsigned>(config.sas.size()) + 64;
-  g->sess_pool_ = rte_mempool_create(pool_name.c_str(), n, elt, 0, 0, nullptr, nullptr, nullptr,
-                                     nullptr, SOCKET_ID_ANY, 0);
+  g->sess_pool_ = rte_mempool_create(pool_name, n, elt, 0, 0, nullptr, nullptr, nullptr, nullptr,
+                                     SOCKET_ID_ANY, 0);
   if (g->sess_pool_ == nullptr)
     return Status(Code::kResourceExhausted, "cannot create the session mempool");
   for (const SaConfig& sa : config.sas) INLINESEC_RETURN_IF_ERROR(g->AddSession(sa));
