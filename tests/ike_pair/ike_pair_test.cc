@@ -568,6 +568,16 @@ TEST(IkePairTest, NatTraversalFloatsTo4500) {
   ASSERT_TRUE(q.b.stack->RekeyChild(q.b.stack->ChildSas()[0].id).ok());
   q.Pump();
   ExpectChildrenMatch(q.a, q.b);
+  // A (behind the NAT) sends keepalives; B (not behind one) does not.
+  int keepalives_a = 0, keepalives_b = 0;
+  q.filter = [&](Pair::InFlight& f) {
+    if (f.d.payload.size() == 1 && f.d.payload[0] == 0xff) ++(f.to_b ? keepalives_a : keepalives_b);
+    return true;
+  };
+  q.Run(seconds(25));
+  EXPECT_EQ(keepalives_a, 1);
+  EXPECT_EQ(keepalives_b, 0);
+  EXPECT_EQ(q.a.Established().size(), 1u);  // keepalives are ignored on receipt
 }
 
 TEST(IkePairTest, LifetimesRekeyAutomatically) {

@@ -238,6 +238,7 @@ Status ParseConnection(const json& obj, const std::string& path, ConnectionConfi
   if (c.ike_rekey_margin >= c.ike_lifetime)
     return Err(r.Path("ike_rekey_margin"), "must be below ike_lifetime");
   INLINESEC_RETURN_IF_ERROR(r.Dur("dpd_interval", c.dpd_interval));
+  INLINESEC_RETURN_IF_ERROR(r.Dur("nat_keepalive", c.nat_keepalive));
   INLINESEC_RETURN_IF_ERROR(r.Bool("static_peer", c.static_peer));
   INLINESEC_RETURN_IF_ERROR(r.Bool("fragmentation", c.fragmentation));
   INLINESEC_RETURN_IF_ERROR(r.Bool("initial_contact", c.send_initial_contact));

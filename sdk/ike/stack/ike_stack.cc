@@ -483,6 +483,9 @@ class IkeStack::Impl final : public IkeContext {
     }
     if (c.dpd_interval.count() > 0)
       sa.dpd_timer = timers_.Arm(clock_.Now() + c.dpd_interval, [this, id] { OnDpdTimer(id); });
+    if (c.nat_keepalive.count() > 0 && sa.nat_here)
+      sa.keepalive_timer =
+          timers_.Arm(clock_.Now() + c.nat_keepalive, [this, id] { OnKeepaliveTimer(id); });
   }
 
   void ArmChildTimers(IkeSa& sa, ChildSa& child, bool keep_deadlines = false) {
@@ -508,7 +511,7 @@ class IkeStack::Impl final : public IkeContext {
   }
 
   void CancelIkeTimers(IkeSa& sa) {
-    for (TimerId* t : {&sa.rekey_timer, &sa.expire_timer, &sa.dpd_timer}) {
+    for (TimerId* t : {&sa.rekey_timer, &sa.expire_timer, &sa.dpd_timer, &sa.keepalive_timer}) {
       if (*t != kNoTimer) timers_.Cancel(*t);
       *t = kNoTimer;
     }
@@ -558,6 +561,18 @@ class IkeStack::Impl final : public IkeContext {
       sa->tasks->Initiate();
     }
     sa->dpd_timer = timers_.Arm(clock_.Now() + interval, [this, id] { OnDpdTimer(id); });
+  }
+
+  void OnKeepaliveTimer(std::uint64_t id) {
+    Guard g(*this);
+    IkeSa* sa = FindIkeSa(id);
+    if (sa == nullptr) return;
+    sa->keepalive_timer = kNoTimer;
+    if (sa->state == IkeSaState::kDead || !sa->nat_here) return;
+    // RFC 3948 §2.3: keeps the NAT mapping alive; sent without the marker.
+    send_(Datagram{sa->local, sa->remote, Bytes{0xff}});
+    sa->keepalive_timer = timers_.Arm(clock_.Now() + sa->config().nat_keepalive,
+                                      [this, id] { OnKeepaliveTimer(id); });
   }
 
   void OnChildTimer(std::uint64_t ike, std::uint64_t cid, bool hard) {

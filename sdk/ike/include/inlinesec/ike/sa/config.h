@@ -74,8 +74,10 @@ struct ConnectionConfig {
   Duration ike_rekey_margin = std::chrono::minutes(10);
   Duration ike_rekey_jitter{0};                      // as ChildConfig::rekey_jitter
   Duration dpd_interval = std::chrono::seconds(30);  // 0: off
-  bool static_peer = false;                          // re-initiate (with INITIAL_CONTACT) when lost
-  bool fragmentation = true;                         // RFC 7383
+  // RFC 3948 §2.3: one-octet 0xFF keepalives while we are behind a NAT.
+  Duration nat_keepalive = std::chrono::seconds(20);  // 0: off
+  bool static_peer = false;   // re-initiate (with INITIAL_CONTACT) when lost
+  bool fragmentation = true;  // RFC 7383
   std::size_t fragment_size = 1280;
   RetransmitPolicy retransmit;
   bool send_initial_contact = true;

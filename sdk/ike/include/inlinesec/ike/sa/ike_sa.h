@@ -101,6 +101,7 @@ class IkeSa {
   TimerId rekey_timer = kNoTimer;
   TimerId expire_timer = kNoTimer;
   TimerId dpd_timer = kNoTimer;
+  TimerId keepalive_timer = kNoTimer;
   DownReason down_reason = DownReason::kDeleted;
   bool send_initial_contact = false;
   std::unique_ptr<TaskManager> tasks;
