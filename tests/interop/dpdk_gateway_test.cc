@@ -748,6 +748,28 @@ TEST(DpdkGateway, PacketLifetimesRaiseIpsecEvents) {
   (void)Drain(link.b);
 }
 
+TEST_F(DpdkSessionTest, SequenceOverflowRaisesEsnOverflowEvent) {
+  EventLog log;
+  sec_->SetIpsecEventCallback(RecordEvent, &log);
+  conf_.ipsec.esn.value = 0xFFFFFFFEu;  // last number used: one packet left
+  void* out = rte_security_session_create(ctx_, &conf_, pool_);
+  ASSERT_NE(out, nullptr) << sec_->last_error().ToString();
+  const Bytes ip = Ipv4Udp({10, 1, 0, 1}, {10, 2, 0, 1}, 40, 5);
+  rte_mbuf* ms[2] = {MbufOf(ip), MbufOf(ip)};
+  for (rte_mbuf* m : ms) {
+    ASSERT_EQ(rte_security_set_pkt_metadata(ctx_, out, m, nullptr), 0);
+    m->ol_flags |= RTE_MBUF_F_TX_SEC_OFFLOAD;
+  }
+  EXPECT_EQ(sec_->ProcessOutbound(ms, 2), 1);
+  ASSERT_TRUE(sec_->PollEvents().ok());
+  ASSERT_EQ(log.events.size(), 1u);
+  EXPECT_EQ(log.events[0].desc.subtype, RTE_ETH_EVENT_IPSEC_ESN_OVERFLOW);
+  EXPECT_EQ(log.events[0].desc.metadata, 0x77u);
+  EXPECT_TRUE(log.events[0].hard);
+  rte_pktmbuf_free_bulk(ms, 2);
+  EXPECT_EQ(rte_security_session_destroy(ctx_, out), 0);
+}
+
 TEST(DpdkGatewayConfig, RefusesBadFilesNamingTheField) {
   auto bad = dpdk_gateway::ParseGatewayConfig(R"({"ports": {"protected": "p", "unprotected": "u"},
     "sas": [{"name": "x", "direction": "outbound", "spi": 4096, "key": "00", "salt": "00000000",
