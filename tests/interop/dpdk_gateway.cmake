@@ -14,3 +14,20 @@ if(INLINESEC_WITH_DPDK AND TARGET inlinesec_dpdk
       ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/examples/dpdk_gateway)
   endif()
 endif()
+
+# The example program itself starts, programs its SAs from the sample
+# configuration (ports renamed to two ring vdevs) and exits cleanly.
+if(INLINESEC_WITH_DPDK AND TARGET inlinesec_dpdk AND nlohmann_json_FOUND
+   AND EXISTS ${PROJECT_SOURCE_DIR}/examples/dpdk_gateway/gateway.json)
+  set(_gw_cfg ${CMAKE_CURRENT_BINARY_DIR}/dpdk_gateway_ring.json)
+  file(READ ${PROJECT_SOURCE_DIR}/examples/dpdk_gateway/gateway.json _gw_json)
+  string(REPLACE "net_tap_esp" "net_ring0" _gw_json "${_gw_json}")
+  string(REPLACE "net_tap_lan" "net_ring1" _gw_json "${_gw_json}")
+  file(WRITE ${_gw_cfg} "${_gw_json}")
+  add_test(NAME dpdk_gateway_app_smoke
+    COMMAND $<TARGET_FILE:inlinesec_dpdk_gateway_app> --no-huge -m 512 --no-pci -l 0
+            --no-shconf --vdev=net_ring0 --vdev=net_ring1 --log-level=lib.eal:error
+            -- --config ${_gw_cfg} --seconds 1)
+  set_tests_properties(dpdk_gateway_app_smoke PROPERTIES LABELS interop TIMEOUT 60
+    PASS_REGULAR_EXPRESSION "outbound: rx 0")
+endif()
