@@ -167,9 +167,9 @@ Status ParseManual(const json& j, const std::string& path, ManualKeys& m) {
 }
 
 Status ParseConnection(const json& j, const std::string& path, ConnectionConfig& c) {
-  INLINESEC_RETURN_IF_ERROR(OnlyKeys(
-      j, path,
-      {"name", "peer", "peer_port", "static_peer", "local_ts", "remote_ts", "encap", "manual"}));
+  INLINESEC_RETURN_IF_ERROR(OnlyKeys(j, path,
+                                     {"name", "peer", "peer_port", "static_peer", "local_ts",
+                                      "remote_ts", "encap", "manual", "initiate"}));
   INLINESEC_RETURN_IF_ERROR(GetString(j, "name", path, c.name, true));
   if (c.name.empty()) return Bad(path + ".name", "must not be empty");
   INLINESEC_RETURN_IF_ERROR(GetIpv4(j, "peer", path, c.peer, true));
@@ -186,6 +186,7 @@ Status ParseConnection(const json& j, const std::string& path, ConnectionConfig&
   } else {
     return Bad(path + ".encap", "expected \"udp\" or \"esp\"");
   }
+  INLINESEC_RETURN_IF_ERROR(GetBool(j, "initiate", path, c.initiate));
   auto m = j.find("manual");
   if (m != j.end()) {
     c.manual.emplace();
@@ -227,7 +228,8 @@ Status ParseRoot(const json& j, GatewayConfig& c) {
   INLINESEC_RETURN_IF_ERROR(
       OnlyKeys(j, root,
                {"device", "control_socket", "allow_faults", "local_address", "udp_port", "raw_esp",
-                "tun", "connections", "recovery", "housekeeping_ms", "sequence_refresh_ms"}));
+                "tun", "connections", "recovery", "housekeeping_ms", "sequence_refresh_ms",
+                "ike_config", "ike_port"}));
   INLINESEC_RETURN_IF_ERROR(GetString(j, "device", root, c.device));
   INLINESEC_RETURN_IF_ERROR(GetString(j, "control_socket", root, c.control_socket));
   if (c.control_socket.empty() || c.control_socket.size() > 100)
@@ -236,6 +238,8 @@ Status ParseRoot(const json& j, GatewayConfig& c) {
   INLINESEC_RETURN_IF_ERROR(GetIpv4(j, "local_address", root, c.local_address, true));
   INLINESEC_RETURN_IF_ERROR(GetUint(j, "udp_port", root, c.udp_port, 1, 65535));
   INLINESEC_RETURN_IF_ERROR(GetBool(j, "raw_esp", root, c.raw_esp));
+  INLINESEC_RETURN_IF_ERROR(GetString(j, "ike_config", root, c.ike_config));
+  INLINESEC_RETURN_IF_ERROR(GetUint(j, "ike_port", root, c.ike_port, 1, 65535));
   auto tun = j.find("tun");
   if (tun != j.end()) {
     const std::string p = root + ".tun";

@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <unordered_map>
@@ -25,6 +26,9 @@
 #include "inlinesec/abi/abi.h"
 #include "inlinesec/driver/device.h"
 #include "inlinesec/driver/model_transport.h"
+#include "inlinesec/ike/config_file.h"
+#include "inlinesec/ike/crypto/random.h"
+#include "inlinesec/ike/ike_stack.h"
 #include "inlinesec/model/engine.h"
 #include "inlinesec/recovery/recovery_engine.h"
 #include "inlinesec/recovery/token_bucket.h"
@@ -114,6 +118,17 @@ std::string Hex32(std::uint32_t v) {
 
 recovery::Peer PeerOf(const sdk::IpAddress& ip) { return recovery::Peer{ip.bytes, ip.v6}; }
 
+sdk::IpAddress ToSdk(const ike::IpAddress& a) {
+  sdk::IpAddress ip;
+  ip.v6 = a.v6();
+  std::copy(a.bytes().begin(), a.bytes().end(), ip.bytes.begin());
+  return ip;
+}
+
+ike::IpAddress ToIke(const sdk::IpAddress& a) {
+  return ike::IpAddress::V4({a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]});
+}
+
 double Millis(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 const char* AlgoName(sdk::AeadAlgo a) {
@@ -130,13 +145,16 @@ const char* AlgoName(sdk::AeadAlgo a) {
 
 }  // namespace
 
-struct Gateway::Impl : public recovery::RecoveryHost {
+struct Gateway::Impl : public recovery::RecoveryHost,
+                       public ike::SaInstaller,
+                       public ike::IkeObserver {
   struct Conn {
     ConnectionConfig cfg;
     sockaddr_in peer_sa{};
     std::uint32_t peer_host = 0;
     std::optional<sdk::SaHandle> in, out;
     sdk::AeadAlgo algo = sdk::AeadAlgo::kAesGcm256;
+    bool manual = false;  // static keys; else IKE
   };
   // A fault and what followed it, for the status timeline.
   struct Timeline {
@@ -152,7 +170,7 @@ struct Gateway::Impl : public recovery::RecoveryHost {
 
   ~Impl() override {
     for (TimerId id : {housekeeping_timer}) timers.Cancel(id);
-    for (int fd : {tun_fd, udp_fd, raw_fd}) {
+    for (int fd : {tun_fd, udp_fd, raw_fd, ike_fd}) {
       if (fd >= 0) {
         loop.Remove(fd);
         close(fd);
@@ -165,6 +183,10 @@ struct Gateway::Impl : public recovery::RecoveryHost {
   Status Open();
   Status OpenTun();
   Status OpenSockets();
+  Status OpenIke();
+  Status SendTo(std::uint16_t from_port, const sdk::IpAddress& to, std::uint16_t port,
+                std::span<const std::uint8_t> bytes);
+  void OnIke500();
 
   // --- datapath ---
   void OnTun();
@@ -199,30 +221,96 @@ struct Gateway::Impl : public recovery::RecoveryHost {
     // (a reset or a firmware restart wipes all of it), so re-program all.
     return DoResync("spi-miss");
   }
-  bool HasIkeSa(const recovery::Peer&) override { return false; }  // IKE not wired yet
+  const ike::IkeSaInfo* FindIke(const recovery::Peer& p, std::vector<ike::IkeSaInfo>& list) {
+    if (!ike) return nullptr;
+    list = ike->IkeSas();
+    for (const ike::IkeSaInfo& i : list) {
+      if (i.state == ike::IkeSaState::kEstablished && PeerOf(ToSdk(i.remote.addr)) == p) return &i;
+    }
+    return nullptr;
+  }
+  bool HasIkeSa(const recovery::Peer& p) override {
+    std::vector<ike::IkeSaInfo> list;
+    return FindIke(p, list) != nullptr;
+  }
   bool WasOurChildSpi(const recovery::Peer& p, std::uint32_t spi) override {
     for (const auto& [peer, s] : retired_in)
       if (peer == p && s == spi) return true;
     return false;
   }
-  Status SendInvalidSpi(const recovery::Peer&, std::uint32_t, bool) override {
-    return Status(Code::kUnimplemented, "no IKE stack wired");
+  Status SendInvalidSpi(const recovery::Peer& p, std::uint32_t spi, bool /*with_delete*/) override {
+    std::vector<ike::IkeSaInfo> list;
+    const ike::IkeSaInfo* i = FindIke(p, list);
+    if (i == nullptr) return Status(Code::kNotFound, "no IKE SA with " + recovery::PeerToString(p));
+    // The Delete for a Child SA that is already gone is not sent: the IKE
+    // stack forgets a Child SA once it is removed (see docs/gateway.md).
+    return ike->SendInvalidSpi(i->remote, spi);
   }
   bool IsStaticPeer(const recovery::Peer& p) override {
     Conn* c = ConnByPeer(p);
     return c != nullptr && c->cfg.static_peer;
   }
-  Status InitiateWithInitialContact(const recovery::Peer&) override {
-    return Status(Code::kUnimplemented, "no IKE stack wired: cannot initiate");
+  Status InitiateWithInitialContact(const recovery::Peer& p) override {
+    Conn* c = ConnByPeer(p);
+    if (!ike || c == nullptr || c->manual)
+      return Status(Code::kUnimplemented, "no IKE for this peer: cannot initiate");
+    Result<std::uint64_t> id = ike->Initiate(c->cfg.name);
+    return id.ok() ? Status::Ok() : id.status();
   }
   Status SendUnprotectedInvalidSpi(const recovery::Peer&, std::uint16_t, std::uint32_t) override {
-    return Status(Code::kUnimplemented, "no IKE stack wired: cannot send a notify");
+    return Status(Code::kUnimplemented, "the IKE stack has no unprotected notify");
   }
   Status RemoveOutboundAndRekey(const recovery::Peer&, std::uint32_t) override {
-    return Status(Code::kUnimplemented, "no IKE stack wired: cannot rekey");
+    // The IKE stack already deletes and re-negotiates the Child SA named by
+    // a protected INVALID_SPI (docs/ike.md); nothing more to do here.
+    return ike ? Status::Ok() : Status(Code::kUnimplemented, "no IKE stack");
   }
-  Status StartLivenessCheck(const recovery::Peer&) override {
-    return Status(Code::kUnimplemented, "no IKE stack wired: no DPD");
+  Status StartLivenessCheck(const recovery::Peer& p) override {
+    std::vector<ike::IkeSaInfo> list;
+    const ike::IkeSaInfo* i = FindIke(p, list);
+    if (i == nullptr) return Status(Code::kNotFound, "no IKE SA with " + recovery::PeerToString(p));
+    return ike->SendDpd(i->id);
+  }
+
+  // --- ike::SaInstaller: IKE's Child SAs into the SA manager ---
+  Result<std::uint32_t> AllocateSpi(const ike::Endpoint&) override {
+    return sa->AllocateInboundSpi();
+  }
+  void ReleaseSpi(std::uint32_t spi) override { (void)sa->ReleaseSpi(spi); }
+  Status Install(const ike::ChildSaSpec& spec) override;
+  Status Remove(std::uint32_t spi, ike::Direction dir, const ike::Endpoint& peer) override;
+  Result<ike::ChildSaUsage> Query(std::uint32_t spi, ike::Direction dir,
+                                  const ike::Endpoint& peer) override;
+
+  // --- ike::IkeObserver ---
+  void OnIkeSaUp(const ike::IkeSaInfo& i) override {
+    Log("IKE SA up: " + i.connection + " with " + i.remote.ToString());
+    recovery->OnIkeSaUp(PeerOf(ToSdk(i.remote.addr)));
+    Publish({{"type", "ike_sa_up"}, {"connection", i.connection}, {"peer", i.remote.ToString()}});
+  }
+  void OnIkeSaDown(const ike::IkeSaInfo& i, ike::DownReason why) override {
+    Log("IKE SA down: " + i.connection + " with " + i.remote.ToString() + " (reason " +
+        std::to_string(static_cast<int>(why)) + ")");
+    Publish({{"type", "ike_sa_down"}, {"connection", i.connection}});
+  }
+  void OnChildSaUp(const ike::ChildSaInfo& c) override {
+    Log("Child SA up: " + c.connection + "/" + c.child + " in " + Hex32(c.spi_in) + " out " +
+        Hex32(c.spi_out));
+    Publish({{"type", "child_sa_up"},
+             {"connection", c.connection},
+             {"spi_in", Hex32(c.spi_in)},
+             {"spi_out", Hex32(c.spi_out)}});
+  }
+  void OnChildSaDown(const ike::ChildSaInfo& c) override {
+    Log("Child SA down: " + c.connection + "/" + c.child + " in " + Hex32(c.spi_in));
+  }
+  void OnInvalidSpi(const ike::Endpoint& peer, std::uint32_t spi, bool is_protected) override {
+    const recovery::Peer p = PeerOf(ToSdk(peer.addr));
+    if (is_protected) {
+      recovery->OnProtectedInvalidSpi(p, spi);
+    } else {
+      recovery->OnUnprotectedInvalidSpi(p, spi);
+    }
   }
 
   GatewayConfig config;
@@ -236,8 +324,14 @@ struct Gateway::Impl : public recovery::RecoveryHost {
   std::unique_ptr<sdk::SaManager> sa;
   std::unique_ptr<sdk::ExceptionConsumer> consumer;
   std::unique_ptr<recovery::RecoveryEngine> recovery;
+  // Declared after the SA manager: destroyed first, while it can still
+  // remove its Child SAs.
+  std::unique_ptr<ike::OsRandom> random;
+  std::unique_ptr<ike::IkeStack> ike;
+  std::map<std::pair<int, std::uint32_t>, sdk::SaHandle> ike_handles;  // (dir, spi)
 
   int tun_fd = -1, udp_fd = -1, raw_fd = -1;
+  int ike_fd = -1;  // UDP 500 (IKE without the non-ESP marker), with IKE only
   std::uint32_t local_host = 0;
   std::vector<Conn> conns;
   std::vector<std::pair<recovery::Peer, std::uint32_t>> retired_in;
@@ -300,6 +394,12 @@ Status Gateway::Impl::Open() {
              {"line", line}});
   });
   sa->SetEventHandler([this](const sdk::SaEvent& e) {
+    if (ike && ike_handles.count({0, e.sa.spi}) != 0) {
+      const bool hard = e.kind == sdk::SaEventKind::kHardBytes ||
+                        e.kind == sdk::SaEventKind::kHardPackets ||
+                        e.kind == sdk::SaEventKind::kHardTime;
+      (void)ike->ChildSaExpired(e.sa.spi, hard);
+    }
     Log("sa event " + std::string(sdk::SaEventKindName(e.kind)) + " spi=" + Hex32(e.sa.spi));
     Publish({{"type", "sa_event"},
              {"kind", std::string(sdk::SaEventKindName(e.kind))},
@@ -319,10 +419,14 @@ Status Gateway::Impl::Open() {
     c.cfg.local_ts = cc.local_ts;
     c.cfg.remote_ts = cc.remote_ts;
     c.cfg.encap = cc.encap;
+    c.cfg.initiate = cc.initiate;
+    c.manual = cc.manual.has_value();
     c.peer_host = HostOrder(cc.peer);
     c.peer_sa = SockAddr(cc.peer, cc.encap == Encap::kUdp ? cc.peer_port : 0);
     conns.push_back(std::move(c));
   }
+
+  if (!config.ike_config.empty()) INLINESEC_RETURN_IF_ERROR(OpenIke());
 
   if (consumer->fd() >= 0) {
     INLINESEC_RETURN_IF_ERROR(
@@ -367,6 +471,138 @@ Status Gateway::Impl::OpenTun() {
   close(s);
   INLINESEC_RETURN_IF_ERROR(st);
   return loop.Add(tun_fd, EPOLLIN, [this](std::uint32_t) { OnTun(); });
+}
+
+Status Gateway::Impl::OpenIke() {
+  Result<std::vector<ike::ConnectionConfig>> conns_ike = ike::LoadConfigFile(config.ike_config);
+  if (!conns_ike.ok()) return conns_ike.status();
+  random = std::make_unique<ike::OsRandom>();
+  ike = std::make_unique<ike::IkeStack>(
+      clock, timers, *random, *this, *this, [this](const ike::Datagram& d) {
+        Status st = SendTo(d.src.port, ToSdk(d.dst.addr), d.dst.port, d.payload);
+        if (!st.ok()) Log("IKE send: " + st.ToString());
+      });
+  for (ike::ConnectionConfig& c : *conns_ike) {
+    const std::string name = c.name;
+    Status st = ike->AddConnection(std::move(c));
+    if (!st.ok()) return Status(st.code(), "IKE connection " + name + ": " + st.message());
+  }
+  // IKE_SA_INIT normally starts on port 500 (RFC 7296 §2.23).
+  ike_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (ike_fd < 0) return Errno("socket(udp 500)");
+  const sockaddr_in local = SockAddr(config.local_address, config.ike_port);
+  if (bind(ike_fd, reinterpret_cast<const sockaddr*>(&local), sizeof(local)) != 0)
+    return Errno("bind " + config.local_address.ToString() + ":" + std::to_string(config.ike_port));
+  INLINESEC_RETURN_IF_ERROR(loop.Add(ike_fd, EPOLLIN, [this](std::uint32_t) { OnIke500(); }));
+  ike_handler = [this](const sdk::IpAddress& from, std::uint16_t sport,
+                       std::span<const std::uint8_t> datagram) {
+    ike::Datagram d;
+    d.src = ike::Endpoint{ToIke(from), sport};
+    d.dst = ike::Endpoint{ToIke(config.local_address), kNatTPort};
+    d.payload.assign(datagram.begin(), datagram.end());
+    ike->Receive(d);
+  };
+  return Status::Ok();
+}
+
+Status Gateway::Impl::SendTo(std::uint16_t from_port, const sdk::IpAddress& to, std::uint16_t port,
+                             std::span<const std::uint8_t> bytes) {
+  const sockaddr_in sa_to = SockAddr(to, port);
+  // From the socket of the port the IKE SA uses (500 or 4500).
+  const int fd = from_port == kNatTPort || ike_fd < 0 ? udp_fd : ike_fd;
+  if (sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&sa_to),
+             sizeof(sa_to)) < 0)
+    return Errno("sendto " + to.ToString());
+  return Status::Ok();
+}
+
+void Gateway::Impl::OnIke500() {
+  for (int i = 0; i < kMaxPacketsPerWakeup; ++i) {
+    sockaddr_in from{};
+    socklen_t flen = sizeof(from);
+    const ssize_t n =
+        recvfrom(ike_fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &flen);
+    if (n < 0) return;
+    ++counters.ike_rx;
+    ike::Datagram d;
+    d.src = ike::Endpoint{ToIke(FromHostOrder(ntohl(from.sin_addr.s_addr))), ntohs(from.sin_port)};
+    d.dst = ike::Endpoint{ToIke(config.local_address), config.ike_port};
+    d.payload.assign(buf.data(), buf.data() + n);
+    ike->Receive(d);
+  }
+}
+
+Status Gateway::Impl::Install(const ike::ChildSaSpec& spec) {
+  if (spec.encr != ike::kEncrAesGcm16)
+    return Status(Code::kUnimplemented, "only AES-GCM-16 ESP is offloaded");
+  if (spec.mode != ike::IpsecMode::kTunnel)
+    return Status(Code::kUnimplemented, "the gateway datapath is tunnel mode only");
+  Conn* c = ConnByPeer(PeerOf(ToSdk(spec.remote.addr)));
+  if (c == nullptr || c->manual)
+    return Status(Code::kNotFound, "no IKE-keyed connection for " + spec.remote.ToString());
+  if (spec.encr_key.size() != 20 && spec.encr_key.size() != 36)
+    return Status(Code::kInvalidArgument, "AES-GCM key with salt must be 20 or 36 bytes");
+  const bool in = spec.direction == ike::Direction::kInbound;
+  sdk::SaDescription d;
+  d.direction = in ? sdk::SaDirection::kInbound : sdk::SaDirection::kOutbound;
+  d.spi = spec.spi;
+  d.algo = spec.encr_key.size() == 20 ? sdk::AeadAlgo::kAesGcm128 : sdk::AeadAlgo::kAesGcm256;
+  d.key.Assign(spec.encr_key.span().first(spec.encr_key.size() - 4));
+  std::copy_n(spec.encr_key.data() + spec.encr_key.size() - 4, 4, d.salt.begin());
+  d.esn = spec.esn;
+  // Our datapath sends what the connection says (strongSwan's
+  // kernel-libipsec always uses ESP in UDP, with or without a NAT).
+  d.udp_encap = c->cfg.encap == Encap::kUdp || spec.udp_encap;
+  d.mode = sdk::SaMode::kTunnel;
+  d.tunnel_src = in ? ToSdk(spec.remote.addr) : config.local_address;
+  d.tunnel_dst = in ? config.local_address : ToSdk(spec.remote.addr);
+  if (d.udp_encap) {
+    d.udp_sport = in ? spec.remote.port : kNatTPort;
+    d.udp_dport = in ? kNatTPort : c->cfg.peer_port;
+  }
+  if (in) d.replay_window = 128;
+  d.life.bytes_soft = spec.lifetime.soft_bytes;
+  d.life.bytes_hard = spec.lifetime.hard_bytes;
+  d.life.packets_soft = spec.lifetime.soft_packets;
+  d.life.packets_hard = spec.lifetime.hard_packets;
+  d.cookie = spec.child_id;
+  Result<sdk::SaHandle> h = sa->Add(d);
+  if (!h.ok()) return h.status();
+  ike_handles[{in ? 0 : 1, spec.spi}] = *h;
+  (in ? c->in : c->out) = *h;
+  c->algo = d.algo;
+  Log(std::string("IKE Child SA installed: ") + c->cfg.name + (in ? " in " : " out ") +
+      Hex32(h->spi) + " (index " + std::to_string(h->index) + ")");
+  return Status::Ok();
+}
+
+Status Gateway::Impl::Remove(std::uint32_t spi, ike::Direction dir, const ike::Endpoint& peer) {
+  const bool in = dir == ike::Direction::kInbound;
+  auto it = ike_handles.find({in ? 0 : 1, spi});
+  if (it == ike_handles.end()) return Status(Code::kNotFound, "no Child SA " + Hex32(spi));
+  const sdk::SaHandle h = it->second;
+  ike_handles.erase(it);
+  for (Conn& c : conns) {
+    if (in && c.in && *c.in == h) {
+      c.in.reset();
+      retired_in.emplace_back(PeerOf(ToSdk(peer.addr)), spi);
+      if (retired_in.size() > 256) retired_in.erase(retired_in.begin());
+    }
+    if (!in && c.out && *c.out == h) c.out.reset();
+  }
+  return sa->Delete(h);
+}
+
+Result<ike::ChildSaUsage> Gateway::Impl::Query(std::uint32_t spi, ike::Direction dir,
+                                               const ike::Endpoint&) {
+  auto it = ike_handles.find({dir == ike::Direction::kInbound ? 0 : 1, spi});
+  if (it == ike_handles.end()) return Status(Code::kNotFound, "no Child SA " + Hex32(spi));
+  Result<sdk::SaCounters> rc = sa->ReadCounters(it->second);
+  if (!rc.ok()) return rc.status();
+  ike::ChildSaUsage u;
+  u.bytes = rc->bytes;
+  u.packets = rc->packets;
+  return u;
 }
 
 Status Gateway::Impl::OpenSockets() {
@@ -660,6 +896,17 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, const Clo
     cc.manual->key_out.Clear();
     if (!st.ok()) return Status(st.code(), "connection " + cc.name + ": " + st.message());
   }
+  Impl& g = *gw->impl_;
+  for (const Impl::Conn& c : g.conns) {
+    if (c.manual || !c.cfg.initiate) continue;
+    if (!g.ike)
+      return Status(Code::kInvalidArgument,
+                    "connection " + c.cfg.name + ": initiate needs \"ike_config\"");
+    Result<std::uint64_t> id = g.ike->Initiate(c.cfg.name);
+    if (!id.ok())
+      return Status(id.status().code(), "initiate " + c.cfg.name + ": " + id.status().message());
+    g.Log("IKE: initiating " + c.cfg.name);
+  }
   return gw;
 }
 
@@ -729,7 +976,7 @@ std::string Gateway::StatusJson() {
               {"peer_port", c.cfg.peer_port},
               {"static_peer", c.cfg.static_peer},
               {"encap", c.cfg.encap == Encap::kUdp ? "udp" : "esp"},
-              {"keying", c.in ? "manual" : "none"},
+              {"keying", c.manual ? "manual" : "ike"},
               {"state", c.in && c.out && g.sa->Contains(*c.in) ? "installed" : "down"}};
     json lts = json::array(), rts = json::array();
     for (const Ipv4Prefix& p : c.cfg.local_ts) lts.push_back(p.ToString());
@@ -753,7 +1000,8 @@ std::string Gateway::StatusJson() {
             {"udp_port", g.config.udp_port},
             {"raw_esp", g.config.raw_esp},
             {"tun", g.config.tun.name},
-            {"ike", g.ike_handler ? "wired" : "not wired (manual keying only)"},
+            {"ike", g.ike ? "on (" + std::to_string(g.ike->IkeSas().size()) + " IKE SAs)"
+                          : "off (manual keying only)"},
             {"connections", conns},
             {"recent_decisions", g.recent_decisions}};
   if (g.timeline) {
@@ -772,8 +1020,9 @@ std::string Gateway::SasJson() {
   for (const Impl::Conn& c : g.conns) {
     for (const auto& [dir, h] : {std::pair{"in", c.in}, std::pair{"out", c.out}}) {
       if (!h) continue;
-      json j = {{"connection", c.cfg.name}, {"direction", dir},         {"spi", Hex32(h->spi)},
-                {"index", h->index},        {"algo", AlgoName(c.algo)}, {"keying", "manual"}};
+      json j = {{"connection", c.cfg.name}, {"direction", dir},
+                {"spi", Hex32(h->spi)},     {"index", h->index},
+                {"algo", AlgoName(c.algo)}, {"keying", c.manual ? "manual" : "ike"}};
       Result<sdk::SaCounters> rc = g.sa->ReadCounters(*h);
       if (rc.ok()) {
         j["packets"] = rc->packets;
@@ -789,8 +1038,22 @@ std::string Gateway::SasJson() {
       child.push_back(j);
     }
   }
+  json ike_sas = json::array();
+  if (g.ike) {
+    for (const ike::IkeSaInfo& i : g.ike->IkeSas()) {
+      const char* state = i.state == ike::IkeSaState::kEstablished  ? "established"
+                          : i.state == ike::IkeSaState::kConnecting ? "connecting"
+                                                                    : "closing";
+      ike_sas.push_back({{"id", i.id},
+                         {"connection", i.connection},
+                         {"remote", i.remote.ToString()},
+                         {"state", state},
+                         {"initiator", i.original_initiator},
+                         {"nat", i.nat}});
+    }
+  }
   json j = {{"sa_table", {{"capacity", g.device->caps().sa_capacity}, {"used", g.sa->size()}}},
-            {"ike_sas", json::array()},
+            {"ike_sas", ike_sas},
             {"child_sas", child}};
   return j.dump();
 }

@@ -56,6 +56,9 @@ struct ConnectionConfig {
   std::vector<Ipv4Prefix> remote_ts;
   Encap encap = Encap::kUdp;
   std::optional<ManualKeys> manual;  // absent: Child SAs come from IKE
+  // IKE-keyed connections (no `manual`): start IKE at daemon start. The IKE
+  // connection of the same name in `ike_config` says how.
+  bool initiate = false;
 };
 
 struct TunConfig {
@@ -72,6 +75,9 @@ struct GatewayConfig {
   std::uint16_t udp_port = 4500;
   bool raw_esp = false;  // also open a protocol-50 socket
   TunConfig tun;
+  // The IKE connection file (docs/ike.md); empty: no IKE, manual keys only.
+  std::string ike_config;
+  std::uint16_t ike_port = 500;  // IKE's own port, opened with ike_config
   std::vector<ConnectionConfig> connections;
   recovery::RecoveryPolicy recovery;
   // How often the epoch is checked (reset behind our back -> resync) and
