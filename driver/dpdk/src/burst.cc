@@ -119,7 +119,7 @@ bool InlineSecurity::OutboundOne(model::Engine& engine, rte_mbuf* m) {
   const std::uint64_t mdata = *rte_security_dynfield(m);
   const auto index = static_cast<std::uint32_t>(mdata & 0xFFFFFFFFu);
   const auto spi = static_cast<std::uint32_t>(mdata >> 32);
-  if (spi == 0 || index >= tx_spi_.size() || tx_spi_[index] != spi) {
+  if (spi == 0 || index >= tx_spi_size_ || tx_spi_[index].load(std::memory_order_relaxed) != spi) {
     ++stats_.tx_no_session;
     return false;
   }

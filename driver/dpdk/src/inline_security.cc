@@ -178,7 +178,8 @@ Status InlineSecurity::Init(const InlineSecurityOptions& options) {
   events_->AddSink([this](const sdk::Event& e) { sas_->OnDeviceEvent(e); });
   sas_->SetEventHandler([this](const sdk::SaEvent& e) { OnSaEvent(e); });
   event_port_ = options.event_port_id;
-  tx_spi_.assign(device_->caps().sa_capacity, 0);
+  tx_spi_size_ = device_->caps().sa_capacity;
+  tx_spi_ = std::make_unique<std::atomic<std::uint32_t>[]>(tx_spi_size_);
 
   BuildCapabilities();
   ctx_.device = this;
@@ -265,7 +266,8 @@ int InlineSecurity::OpSessionCreate(rte_security_session_conf* conf, void* sess)
   *info = SessionInfo{*h, desc->direction == sdk::SaDirection::kInbound, desc->cookie};
   rte_security_session_fast_mdata_set(sess, FastMdata(*h));
   rte_security_session_opaque_data_set(sess, desc->cookie);
-  if (!info->inbound) tx_spi_[h->index] = h->spi;
+  if (!info->inbound && h->index < tx_spi_size_)
+    tx_spi_[h->index].store(h->spi, std::memory_order_relaxed);
   last_error_ = Status::Ok();
   return 0;
 }
@@ -287,9 +289,11 @@ int InlineSecurity::OpSessionUpdate(void* sess, rte_security_session_conf* conf)
 
 int InlineSecurity::OpSessionDestroy(void* sess) {
   SessionInfo* info = Priv(sess);
-  if (!info->inbound && info->handle.index < tx_spi_.size() &&
-      tx_spi_[info->handle.index] == info->handle.spi)
-    tx_spi_[info->handle.index] = 0;
+  if (!info->inbound && info->handle.index < tx_spi_size_) {
+    std::uint32_t expected = info->handle.spi;
+    (void)tx_spi_[info->handle.index].compare_exchange_strong(expected, 0,
+                                                              std::memory_order_relaxed);
+  }
   Status st = sas_->Delete(info->handle);
   AckCompletions();
   // An SA the manager no longer holds is gone already: the session may go.

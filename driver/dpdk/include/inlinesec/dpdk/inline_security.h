@@ -29,6 +29,7 @@
 #include <rte_security.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -193,8 +194,11 @@ class InlineSecurity {
   rte_eth_dev_cb_fn event_cb_ = nullptr;
   void* event_arg_ = nullptr;
   std::uint16_t event_port_ = 0;
-  // Outbound SPI per table index, checked against TX metadata.
-  std::vector<std::uint32_t> tx_spi_;
+  // Outbound SPI per table index, checked against TX metadata. Written by
+  // the control thread, read by the datapath lcore (relaxed atomics: a
+  // stale read only lets the engine answer kTxNoSa).
+  std::unique_ptr<std::atomic<std::uint32_t>[]> tx_spi_;
+  std::uint32_t tx_spi_size_ = 0;
   BurstStats stats_;
 };
 
