@@ -221,15 +221,19 @@ Result<ViciClient> ViciClient::Connect(const std::string& socket_path,
 
 Status ViciClient::Send(std::uint8_t type, const std::string& name,
                         const std::vector<std::uint8_t>& body) {
-  std::vector<std::uint8_t> pkt(4);
+  const bool named = IsNamed(type);
+  const std::size_t len = 1 + (named ? 1 + name.size() : 0) + body.size();
+  std::vector<std::uint8_t> pkt;
+  pkt.reserve(4 + len);
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    pkt.push_back(static_cast<std::uint8_t>(len >> shift));
+  }
   pkt.push_back(type);
-  if (IsNamed(type)) {
+  if (named) {
     pkt.push_back(static_cast<std::uint8_t>(name.size()));
     pkt.insert(pkt.end(), name.begin(), name.end());
   }
   pkt.insert(pkt.end(), body.begin(), body.end());
-  const std::uint32_t len = static_cast<std::uint32_t>(pkt.size() - 4);
-  StoreBe32(pkt.data(), len);
   std::size_t off = 0;
   while (off < pkt.size()) {
     const ssize_t n = write(fd_, pkt.data() + off, pkt.size() - off);
