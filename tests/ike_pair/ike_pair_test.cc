@@ -312,6 +312,22 @@ TEST(IkePairTest, SimultaneousChildRekeyLowestNonceWins) {
   EXPECT_TRUE(p.wire.empty());
 }
 
+TEST(IkePairTest, RefusedChildRekeyIsRetried) {
+  Pair p;
+  Establish(p);
+  const ChildSaInfo old = p.a.stack->ChildSas()[0];
+  p.b.installer.fail_alloc = true;  // B cannot take a new SA right now
+  ASSERT_TRUE(p.a.stack->RekeyChild(old.id).ok());
+  p.Pump();
+  ASSERT_EQ(p.a.stack->ChildSas().size(), 1u);
+  EXPECT_EQ(p.a.stack->ChildSas()[0].spi_in, old.spi_in);  // still the old one
+  p.b.installer.fail_alloc = false;
+  p.Run(seconds(25));
+  ASSERT_EQ(p.a.stack->ChildSas().size(), 1u);
+  EXPECT_NE(p.a.stack->ChildSas()[0].spi_in, old.spi_in);  // the retry worked
+  ExpectChildrenMatch(p.a, p.b);
+}
+
 TEST(IkePairTest, IkeRekeyMovesChildren) {
   Pair p;
   Establish(p);

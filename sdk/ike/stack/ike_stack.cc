@@ -34,6 +34,7 @@ class IkeStack::Impl final : public IkeContext {
 
   ~Impl() override {
     for (auto& [id, sa] : sas_) CancelTimers(*sa);
+    for (const auto& [key, t] : loose_timers_) timers_.Cancel(t);
   }
 
   // --- IkeContext -------------------------------------------------------
@@ -145,6 +146,30 @@ class IkeStack::Impl final : public IkeContext {
                                                         nullptr, child_id));
     sa.tasks->Initiate();
   }
+  void RetryRekeyLater(IkeSa& sa, std::uint64_t child_id) override {
+    const std::uint64_t id = sa.id();
+    // 10-20 s later, randomised so that two peers do not retry in lockstep.
+    const Duration delay =
+        std::chrono::seconds(10) + Jitter(std::chrono::seconds(10), std::chrono::seconds(10));
+    const std::uint64_t key = ++next_loose_;
+    loose_timers_[key] = timers_.Arm(clock_.Now() + delay, [this, key, id, child_id] {
+      loose_timers_.erase(key);
+      Guard g(*this);
+      IkeSa* s = FindIkeSa(id);
+      if (s == nullptr || s->state != IkeSaState::kEstablished) return;
+      if (child_id == 0) {
+        if (!s->tasks->HasQueued(ExchangeType::kCreateChildSa)) {
+          s->tasks->Queue(std::make_unique<CreateChildSaTask>(*s, *this, CreateChildKind::kRekeyIke,
+                                                              nullptr, 0));
+          s->tasks->Initiate();
+        }
+        return;
+      }
+      ChildSa* c = s->FindChild(child_id);
+      if (c != nullptr && c->state == ChildSaState::kInstalled) QueueChildRekey(*s, child_id);
+    });
+  }
+
   void QueueChildDelete(IkeSa& sa, std::vector<std::uint32_t> spis_in) override {
     sa.tasks->Queue(std::make_unique<InformationalTask>(sa, *this, InfoKind::kDeleteChildren,
                                                         std::move(spis_in)));
@@ -666,6 +691,8 @@ class IkeStack::Impl final : public IkeContext {
   std::uint32_t cookie_version_ = 1;
   std::uint64_t cookies_sent_ = 0;
   int depth_ = 0;
+  std::map<std::uint64_t, TimerId> loose_timers_;  // pending rekey retries
+  std::uint64_t next_loose_ = 0;
   GuardedTimers guarded_timers_{*this, timers_};
 };
 

@@ -222,8 +222,13 @@ Step CreateChildSaTask::FinishIkeRekey(const Proposal& chosen,
 Step CreateChildSaTask::ProcessResponse(const Message& in) {
   ChildSa* old = kind_ == CreateChildKind::kRekeyChild ? sa_.FindChild(old_child_) : nullptr;
   auto fail = [&]() {
-    if (old != nullptr && old->state == ChildSaState::kRekeying)
+    // RFC 7296 §2.25: a refused or failed rekey is tried again later.
+    if (old != nullptr && old->state == ChildSaState::kRekeying) {
       old->state = ChildSaState::kInstalled;
+      ctx_.RetryRekeyLater(sa_, old->id);
+    }
+    if (kind_ == CreateChildKind::kRekeyIke && sa_.state == IkeSaState::kEstablished)
+      ctx_.RetryRekeyLater(sa_, 0);
     ReleaseChildSpi(ctx_, child_);
     return Step::kFailed;
   };
@@ -238,7 +243,7 @@ Step CreateChildSaTask::ProcessResponse(const Message& in) {
         ke->group != ike_dh_->group() ||
         !ProposalAcceptable(sa->proposals[0], sa_.config().ike_proposals) ||
         IkeAlgorithmsOf(sa->proposals[0]).dh != ike_dh_->group())
-      return Step::kFailed;
+      return fail();
     return FinishIkeRekey(sa->proposals[0], ke->data, LoadBe64(sa->proposals[0].spi), true);
   }
   if (AcceptChildResponse(*child_.config, in, true, child_) != 0) return fail();

@@ -52,6 +52,9 @@ class IkeContext {
   virtual IkeSa* FindIkeSa(std::uint64_t id) = 0;
   // Starts a rekey of this Child SA on `sa` (e.g. after INVALID_SPI).
   virtual void QueueChildRekey(IkeSa& sa, std::uint64_t child_id) = 0;
+  // A rekey failed (TEMPORARY_FAILURE, lost race...): try again a little
+  // later. `child_id` 0 means the IKE SA itself.
+  virtual void RetryRekeyLater(IkeSa& sa, std::uint64_t child_id) = 0;
   // Queues a Delete of these Child SAs (our inbound SPIs) on `sa`.
   virtual void QueueChildDelete(IkeSa& sa, std::vector<std::uint32_t> spis_in) = 0;
   // Queues a Delete of the whole IKE SA.
