@@ -13,7 +13,12 @@
 // the reason if it cannot.
 #define ALLOW_EXPERIMENTAL_API 1
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <rte_bus_vdev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
@@ -21,10 +26,16 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dpdk_libipsec_ref.h"
@@ -39,6 +50,7 @@ using Bytes = std::vector<std::uint8_t>;
 
 struct Eal {
   bool ok = false;
+  bool netns = false;  // the process runs in its own network namespace
   std::string why;
   rte_mempool* mbufs = nullptr;
   dpdk_ref::CryptoDev openssl;
@@ -55,6 +67,9 @@ class EalEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
     Eal& e = TheEal();
+    // TAP ports appear as kernel interfaces: keep them in a namespace of
+    // this process (needs root; the TAP test skips without it).
+    e.netns = ::unshare(CLONE_NEWNET) == 0;
     const std::string prefix = "--file-prefix=inlinesec-gw-" + std::to_string(::getpid());
     std::vector<std::string> args = {"dpdk_gateway_test",
                                      "--no-huge",
@@ -703,6 +718,123 @@ TEST(DpdkGateway, UnknownSpiIsAnExceptionEvent) {
             RTE_MBUF_F_RX_SEC_OFFLOAD | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
   EXPECT_EQ(ms[0]->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD, 0u);
   rte_pktmbuf_free_bulk(ms, 2);
+}
+
+// A kernel-side view of a TAP port: an AF_PACKET socket on its interface.
+class KernelSide {
+ public:
+  explicit KernelSide(const std::string& ifname) {
+    std::ofstream(("/proc/sys/net/ipv6/conf/" + ifname + "/disable_ipv6").c_str()) << "1";
+    const int ctl = ::socket(AF_INET, SOCK_DGRAM, 0);
+    ifreq ifr{};
+    std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname.c_str());
+    if (ctl >= 0 && ::ioctl(ctl, SIOCGIFFLAGS, &ifr) == 0) {
+      ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+      up_ = ::ioctl(ctl, SIOCSIFFLAGS, &ifr) == 0;
+    }
+    if (ctl >= 0) ::close(ctl);
+    index_ = static_cast<int>(::if_nametoindex(ifname.c_str()));
+    fd_ = ::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
+    sockaddr_ll a{};
+    a.sll_family = AF_PACKET;
+    a.sll_protocol = htons(ETH_P_ALL);
+    a.sll_ifindex = index_;
+    bound_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  }
+  ~KernelSide() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return up_ && bound_ && index_ > 0; }
+  bool Send(const Bytes& frame) {
+    sockaddr_ll a{};
+    a.sll_family = AF_PACKET;
+    a.sll_ifindex = index_;
+    a.sll_halen = 6;
+    return ::sendto(fd_, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&a),
+                    sizeof(a)) == static_cast<ssize_t>(frame.size());
+  }
+  // Next frame the interface received (not one it sent) with IPv4 protocol
+  // `proto`, or empty.
+  Bytes Receive(std::uint8_t proto) {
+    std::uint8_t buf[2048];
+    for (;;) {
+      sockaddr_ll from{};
+      socklen_t len = sizeof(from);
+      const ssize_t n =
+          ::recvfrom(fd_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n <= 0) return {};
+      if (from.sll_pkttype == PACKET_OUTGOING || n < 34) continue;
+      if (buf[12] == 0x08 && buf[13] == 0x00 && buf[14 + 9] == proto) return Bytes(buf, buf + n);
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  int index_ = 0;
+  bool up_ = false;
+  bool bound_ = false;
+};
+
+// Polls the gateway until the kernel side sees a frame of `proto`.
+Bytes AwaitFrame(dpdk_gateway::Gateway& gw, KernelSide& k, std::uint8_t proto) {
+  for (int i = 0; i < 2000; ++i) {
+    gw.Poll();
+    Bytes f = k.Receive(proto);
+    if (!f.empty()) return f;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return {};
+}
+
+TEST_F(LibIpsecCrossCheck, TapPortsCarryEspToAndFromTheKernel) {
+  if (!TheEal().netns) GTEST_SKIP() << "needs root for a private network namespace (TAP ports)";
+  if (rte_vdev_init("net_tap_gwlan", "iface=gwlan") != 0 ||
+      rte_vdev_init("net_tap_gwesp", "iface=gwesp") != 0)
+    GTEST_SKIP() << "net_tap vdevs did not probe (no /dev/net/tun?)";
+  std::uint16_t lan = 0, esp = 0;
+  ASSERT_EQ(rte_eth_dev_get_port_by_name("net_tap_gwlan", &lan), 0);
+  ASSERT_EQ(rte_eth_dev_get_port_by_name("net_tap_gwesp", &esp), 0);
+  ASSERT_TRUE(dpdk_gateway::SetupPort(lan, TheEal().mbufs, 512, 512).ok());
+  ASSERT_TRUE(dpdk_gateway::SetupPort(esp, TheEal().mbufs, 512, 512).ok());
+  KernelSide k_lan("gwlan"), k_esp("gwesp");
+  ASSERT_TRUE(k_lan.ok() && k_esp.ok()) << "cannot bring up or bind the TAP interfaces";
+  TestGateway a = NewGateway(true, esp, lan);
+  ASSERT_NE(a.gw, nullptr);
+
+  // Plain from the LAN side leaves the ESP side as ESP that lib/ipsec opens.
+  const Bytes plain = Ipv4Udp({10, 1, 0, 5}, {10, 2, 0, 5}, 200, 42);
+  Bytes frame = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00};
+  frame.insert(frame.end(), plain.begin(), plain.end());
+  ASSERT_TRUE(k_lan.Send(frame));
+  const Bytes wire = AwaitFrame(*a.gw, k_esp, 50);
+  ASSERT_FALSE(wire.empty()) << "no ESP frame on the protected TAP";
+  Bytes key;
+  dpdk_ref::LibIpsecSa dec;
+  std::string err;
+  ASSERT_TRUE(dec.Init(TheEal().openssl,
+                       Params(false, kSpiAB, kKeyAB, {192, 0, 2, 1}, {192, 0, 2, 2}, key), err))
+      << err;
+  rte_mbuf* m = MbufOf(Bytes(wire.begin() + 14, wire.end()), false);
+  ASSERT_EQ(dec.Process(&m, 1), 1);
+  EXPECT_EQ(BytesOf(m), plain);
+  rte_pktmbuf_free(m);
+
+  // ESP from lib/ipsec into the protected side leaves the LAN side plain.
+  dpdk_ref::LibIpsecSa enc;
+  ASSERT_TRUE(enc.Init(TheEal().openssl,
+                       Params(true, kSpiBA, kKeyBA, {192, 0, 2, 2}, {192, 0, 2, 1}, key), err))
+      << err;
+  const Bytes back = Ipv4Udp({10, 2, 0, 6}, {10, 1, 0, 6}, 300, 43);
+  m = MbufOf(back, false);
+  ASSERT_EQ(enc.Process(&m, 1), 1);
+  Bytes esp_frame = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00};
+  const Bytes esp_ip = BytesOf(m);
+  esp_frame.insert(esp_frame.end(), esp_ip.begin(), esp_ip.end());
+  rte_pktmbuf_free(m);
+  ASSERT_TRUE(k_esp.Send(esp_frame));
+  const Bytes out = AwaitFrame(*a.gw, k_lan, 17);
+  ASSERT_FALSE(out.empty()) << "no plain frame on the LAN TAP";
+  EXPECT_EQ(Bytes(out.begin() + 14, out.end()), back);
 }
 
 struct EventLog {
