@@ -148,6 +148,22 @@ TEST(GatewayConfig, KeyErrorsNeverQuoteTheKey) {
   EXPECT_EQ(c.status().message().find("deadbeef"), std::string::npos) << c.status().message();
 }
 
+TEST(GatewayConfig, IkeKeyedConnection) {
+  Result<GatewayConfig> c = ParseConfig(R"({
+    "local_address": "10.0.0.1", "ike_config": "/etc/inlinesec/ike.json", "ike_port": 1500,
+    "connections": [{"name": "sw", "peer": "10.0.0.2", "initiate": true,
+                     "local_ts": ["10.1.0.0/24"], "remote_ts": ["10.2.0.0/24"]}]})");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->ike_config, "/etc/inlinesec/ike.json");
+  EXPECT_EQ(c->ike_port, 1500);
+  ASSERT_EQ(c->connections.size(), 1u);
+  EXPECT_TRUE(c->connections[0].initiate);
+  EXPECT_FALSE(c->connections[0].manual.has_value());
+  Result<GatewayConfig> bad = ParseConfig(R"({"local_address": "10.0.0.1", "ike_port": 0})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("config.ike_port"), std::string::npos);
+}
+
 TEST(GatewayConfig, PrefixParsing) {
   Result<Ipv4Prefix> p = ParseIpv4Prefix("10.0.2.7/24");
   ASSERT_TRUE(p.ok());

@@ -276,6 +276,24 @@ Status ParseRoot(const json& j, GatewayConfig& c) {
   return GetMillis(j, "sequence_refresh_ms", root, c.sequence_refresh_interval);
 }
 
+// The parsed document holds copies of the manual keys' hex text: wipe them
+// before the document is freed.
+void WipeKeyText(json& j) {
+  auto conns = j.find("connections");
+  if (!j.is_object() || conns == j.end() || !conns->is_array()) return;
+  for (json& c : *conns) {
+    if (!c.is_object()) continue;
+    auto m = c.find("manual");
+    if (m == c.end() || !m->is_object()) continue;
+    for (const char* k : {"key_in", "key_out"}) {
+      auto it = m->find(k);
+      if (it == m->end() || !it->is_string()) continue;
+      std::string& text = it->get_ref<std::string&>();
+      SecureWipe({reinterpret_cast<std::uint8_t*>(text.data()), text.size()});
+    }
+  }
+}
+
 }  // namespace
 
 std::string Ipv4Prefix::ToString() const {
@@ -331,6 +349,7 @@ Result<GatewayConfig> ParseConfig(std::string_view text) {
   }
   GatewayConfig c;
   Status st = ParseRoot(j, c);
+  WipeKeyText(j);
   if (!st.ok()) return st;
   return c;
 }
@@ -340,7 +359,9 @@ Result<GatewayConfig> LoadConfigFile(const std::string& path) {
   if (!in) return Status(Code::kNotFound, path + ": cannot open");
   std::ostringstream ss;
   ss << in.rdbuf();
-  Result<GatewayConfig> c = ParseConfig(ss.str());
+  std::string text = ss.str();
+  Result<GatewayConfig> c = ParseConfig(text);
+  SecureWipe({reinterpret_cast<std::uint8_t*>(text.data()), text.size()});
   if (!c.ok()) return Status(c.status().code(), path + ": " + c.status().message());
   return c;
 }
