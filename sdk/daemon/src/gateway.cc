@@ -169,6 +169,8 @@ struct Gateway::Impl : public recovery::RecoveryHost,
       : config(std::move(c)), clock(clk), timers(t), loop(l), buf(kBufBytes) {}
 
   ~Impl() override {
+    // IKE first: it may still remove Child SAs or send while it winds down.
+    ike.reset();
     for (TimerId id : {housekeeping_timer}) timers.Cancel(id);
     for (int fd : {tun_fd, udp_fd, raw_fd, ike_fd}) {
       if (fd >= 0) {
