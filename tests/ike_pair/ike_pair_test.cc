@@ -468,6 +468,21 @@ TEST(IkePairTest, DpdKeepsLivePeerUp) {
   EXPECT_GT(p.log.size(), before);  // liveness checks happened
 }
 
+TEST(IkePairTest, EspTrafficSuppressesDpd) {
+  Pair p;
+  Establish(p);
+  const std::uint32_t spi_a = p.a.stack->ChildSas()[0].spi_in;
+  const std::uint32_t spi_b = p.b.stack->ChildSas()[0].spi_in;
+  const std::size_t before = p.log.size();
+  for (int i = 0; i < 10; ++i) {
+    p.Run(seconds(10));
+    p.a.stack->ChildSaTrafficSeen(spi_a);
+    p.b.stack->ChildSaTrafficSeen(spi_b);
+  }
+  EXPECT_EQ(p.log.size(), before);  // no liveness checks needed
+  EXPECT_EQ(p.a.Established().size(), 1u);
+}
+
 TEST(IkePairTest, ProtectedInvalidSpiReplacesChild) {
   Pair p;
   Establish(p);

@@ -630,6 +630,14 @@ class IkeStack::Impl final : public IkeContext {
     return Status(Code::kNotFound, "no Child SA with that SPI");
   }
 
+  void TrafficSeen(std::uint32_t spi_in) {
+    for (auto& [id, sa] : sas_)
+      if (sa->state == IkeSaState::kEstablished && sa->FindChildByInbound(spi_in) != nullptr) {
+        sa->last_inbound = clock_.Now();
+        return;
+      }
+  }
+
   void Kill(IkeSa& sa, DownReason reason) {
     if (sa.state == IkeSaState::kDead) return;
     const IkeSaState prev = sa.state;
@@ -753,6 +761,7 @@ Status IkeStack::SendInvalidSpi(const Endpoint& peer, std::uint32_t spi) {
 Status IkeStack::ChildSaExpired(std::uint32_t spi_in, bool hard) {
   return impl_->ChildExpired(spi_in, hard);
 }
+void IkeStack::ChildSaTrafficSeen(std::uint32_t spi_in) { impl_->TrafficSeen(spi_in); }
 std::vector<IkeSaInfo> IkeStack::IkeSas() const { return impl_->IkeSas(); }
 std::vector<ChildSaInfo> IkeStack::ChildSas() const { return impl_->ChildSas(); }
 const IkeSa* IkeStack::FindIkeSa(std::uint64_t id) const { return impl_->Find(id); }

@@ -114,6 +114,10 @@ class IkeStack {
   // Byte/packet lifetime events from the datapath: soft -> rekey, hard ->
   // delete (by our inbound SPI).
   [[nodiscard]] Status ChildSaExpired(std::uint32_t spi_in, bool hard);
+  // Inbound ESP arrived on this Child SA: the peer is alive, so DPD need
+  // not probe it (RFC 7296 §2.4). Cheap; call it at most once per DPD
+  // interval per SA from the datapath's counters.
+  void ChildSaTrafficSeen(std::uint32_t spi_in);
 
   std::vector<IkeSaInfo> IkeSas() const;
   std::vector<ChildSaInfo> ChildSas() const;
