@@ -52,6 +52,15 @@ TEST(GatewayStrongswan, IkeTunnelUpAndPingBothWays) {
   ASSERT_TRUE(s->Ip({"addr", "add", "10.2.0.1/32", "dev", "lo"}).ok());
   const std::string dir = "/tmp/" + t::UniqueNsName("gwsw");
   std::filesystem::create_directories(dir);
+  // Removed however the test ends (declared before the processes, so it
+  // runs after they are stopped).
+  struct DirGuard {
+    std::string path;
+    ~DirGuard() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } dir_guard{dir};
 
   // strongSwan first, so that the gateway's first IKE_SA_INIT finds it.
   auto sw = t::StrongswanPeer::Start(*s, dir + "/sw", seconds(10));
@@ -179,8 +188,6 @@ TEST(GatewayStrongswan, IkeTunnelUpAndPingBothWays) {
 
   d->Stop(SIGTERM, seconds(3));
   sw->reset();
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace
