@@ -42,6 +42,7 @@ Result<std::unique_ptr<StrongswanPeer>> StrongswanPeer::Start(const NetNs& ns,
          "      default = 1\n"
          "      ike = 2\n"
          "      time_format = %T\n"
+         "      flush_line = yes\n"
          "    }\n"
          "  }\n"
          "  plugins {\n"

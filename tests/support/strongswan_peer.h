@@ -52,6 +52,7 @@ class StrongswanPeer {
   ViciClient& vici() { return vici_; }
   const std::string& log_path() const { return log_path_; }
 
+  // `secret` is the PSK's raw bytes (vici does not decode "0x..." hex).
   Status LoadPsk(const std::string& local_id, const std::string& remote_id,
                  const std::string& secret);
   Status LoadConn(const ConnConfig& conn);
