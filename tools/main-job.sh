@@ -4,6 +4,10 @@
 # capabilities, a batch of SAs through the command ring, traffic through every
 # SA pair, an SPI-miss exception, counters and a register dump). The program
 # checks every step and exits non-zero if the engine breaks a promise.
+# Then the gateway demo (tools/gateway-demo.sh, root): two inlinesecd
+# gateways in network namespaces, traffic through the tunnel, faults
+# injected in turn (engine reset, reset behind the driver, a random-SPI
+# flood) with the recovery timeline; non-zero if traffic is not restored.
 # Usage: tools/main-job.sh [--no-install] [inlinesec-bringup args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +19,7 @@ else
 fi
 
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target inlinesec-bringup
+cmake --build --preset release -j "$(nproc)" --target inlinesec-bringup inlinesecd inlinesec
 ./build/release/tools/bringup/inlinesec-bringup --uri model: "$@"
+echo
+bash tools/gateway-demo.sh build/release
