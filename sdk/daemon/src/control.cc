@@ -122,18 +122,19 @@ Result<ControlRequest> ParseControlRequest(std::string_view line) {
   auto cmd = j->find("cmd");
   if (cmd == j->end()) return Status(Code::kInvalidArgument, "missing key cmd");
   req.cmd = cmd->get<std::string>();
-  static constexpr std::string_view kCommands[] = {"status", "sas",    "counters",
-                                                   "regs",   "events", "fault"};
+  static constexpr std::string_view kCommands[] = {"status", "sas",   "counters", "regs",
+                                                   "events", "fault", "ike"};
   bool known = false;
   for (std::string_view c : kCommands) known = known || c == req.cmd;
   if (!known) return Status(Code::kInvalidArgument, "unknown command " + req.cmd);
   auto kind = j->find("kind");
   if (kind != j->end()) {
-    if (req.cmd != "fault") return Status(Code::kInvalidArgument, "kind is only for fault");
+    if (req.cmd != "fault" && req.cmd != "ike")
+      return Status(Code::kInvalidArgument, "kind is only for fault and ike");
     req.kind = kind->get<std::string>();
   }
-  if (req.cmd == "fault" && req.kind.empty())
-    return Status(Code::kInvalidArgument, "fault needs a kind");
+  if ((req.cmd == "fault" || req.cmd == "ike") && req.kind.empty())
+    return Status(Code::kInvalidArgument, req.cmd + " needs a kind");
   return req;
 }
 
@@ -269,6 +270,9 @@ void ControlServer::Handle(Client& c, std::string_view line) {
     Queue(c, OkReply(gateway_.RegsJson()));
   } else if (req->cmd == "fault") {
     Result<std::string> r = gateway_.InjectFault(req->kind);
+    Queue(c, r.ok() ? OkReply(*r) : ErrorReply(r.status().ToString()));
+  } else if (req->cmd == "ike") {
+    Result<std::string> r = gateway_.IkeCommand(req->kind);
     Queue(c, r.ok() ? OkReply(*r) : ErrorReply(r.status().ToString()));
   } else if (req->cmd == "events") {
     if (c.subscription == 0) {

@@ -30,6 +30,7 @@
 #include "inlinesec/ike/crypto/random.h"
 #include "inlinesec/ike/ike_stack.h"
 #include "inlinesec/model/engine.h"
+#include "inlinesec/recovery/liveness.h"
 #include "inlinesec/recovery/recovery_engine.h"
 #include "inlinesec/recovery/token_bucket.h"
 #include "inlinesec/sdk/events.h"
@@ -116,6 +117,12 @@ std::string Hex32(std::uint32_t v) {
   return b;
 }
 
+std::string Hex64(std::uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof(b), "0x%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
 recovery::Peer PeerOf(const sdk::IpAddress& ip) { return recovery::Peer{ip.bytes, ip.v6}; }
 
 sdk::IpAddress ToSdk(const ike::IpAddress& a) {
@@ -162,7 +169,10 @@ struct Gateway::Impl : public recovery::RecoveryHost,
     TimePoint fault_at{};  // when the fault was complete
     double apply_ms = 0;   // how long applying it took
     std::optional<TimePoint> resync_at;
-    std::optional<TimePoint> restored_at;  // first decrypted packet after the resync
+    std::optional<TimePoint> restored_at;  // first decrypted packet after the repair
+    std::optional<TimePoint> decision_at;  // first recovery decision after the fault
+    std::string decision;
+    std::optional<TimePoint> child_up_at;  // a new inbound Child SA installed
   };
 
   Impl(GatewayConfig c, const Clock& clk, Timers& t, EventLoop& l)
@@ -206,9 +216,11 @@ struct Gateway::Impl : public recovery::RecoveryHost,
     OnExceptions();
   }
   void Housekeeping();
+  void WatchTraffic(TimePoint now);
   Conn* Route(std::uint32_t src, std::uint32_t dst);
   Conn* ConnByPeer(const recovery::Peer& p);
   Status DoResync(const char* why);
+  Status LoseChild();
   void Log(const std::string& line);
   void Publish(const json& j);
 
@@ -240,13 +252,26 @@ struct Gateway::Impl : public recovery::RecoveryHost,
       if (peer == p && s == spi) return true;
     return false;
   }
-  Status SendInvalidSpi(const recovery::Peer& p, std::uint32_t spi, bool /*with_delete*/) override {
+  Status SendInvalidSpi(const recovery::Peer& p, std::uint32_t spi, bool with_delete) override {
     std::vector<ike::IkeSaInfo> list;
     const ike::IkeSaInfo* i = FindIke(p, list);
     if (i == nullptr) return Status(Code::kNotFound, "no IKE SA with " + recovery::PeerToString(p));
-    // The Delete for a Child SA that is already gone is not sent: the IKE
-    // stack forgets a Child SA once it is removed (see docs/gateway.md).
-    return ike->SendInvalidSpi(i->remote, spi);
+    INLINESEC_RETURN_IF_ERROR(ike->SendInvalidSpi(i->remote, spi));
+    if (!with_delete) return Status::Ok();
+    // The SPI was ours and its inbound SA is lost while the IKE stack still
+    // holds the Child SA: a peer that ignores INVALID_SPI (strongSwan does)
+    // honours a Delete, so delete the Child SA there too, then create it
+    // again because the connection wants it up. If the IKE stack already
+    // forgot the Child SA, no Delete can be sent (see docs/gateway.md).
+    for (const ike::ChildSaInfo& c : ike->ChildSas()) {
+      if (c.spi_in != spi) continue;
+      INLINESEC_RETURN_IF_ERROR(ike->DeleteChild(c.id));
+      INLINESEC_RETURN_IF_ERROR(ike->CreateChild(c.ike_sa_id, c.child));
+      Log("recovery: Child SA " + c.connection + "/" + c.child + " in " + Hex32(spi) +
+          " lost: Delete sent to " + recovery::PeerToString(p) + ", Child SA being re-created");
+      break;
+    }
+    return Status::Ok();
   }
   bool IsStaticPeer(const recovery::Peer& p) override {
     Conn* c = ConnByPeer(p);
@@ -345,6 +370,9 @@ struct Gateway::Impl : public recovery::RecoveryHost,
   DatapathCounters counters;
   TimerId housekeeping_timer = kNoTimer;
   TimePoint next_seq_refresh{};
+  // On-demand liveness: IKE Child SAs' counters sampled every stall/4.
+  std::optional<recovery::TrafficWatch> watch;
+  TimePoint next_watch{};
   recovery::TokenBucket log_limit;
   recovery::TokenBucket tx_resync_limit;
   recovery::TokenBucket stream_limit;
@@ -385,6 +413,10 @@ Status Gateway::Impl::Open() {
   recovery->set_observer([this](const recovery::DecisionRecord& r) {
     const std::string line = recovery::ToString(r);
     Log("decision " + line);
+    if (timeline && !timeline->decision_at) {
+      timeline->decision_at = clock.Now();
+      timeline->decision = recovery::DecisionName(r.decision);
+    }
     recent_decisions.push_back(line);
     if (recent_decisions.size() > 32) recent_decisions.pop_front();
     Publish({{"type", "decision"},
@@ -571,6 +603,7 @@ Status Gateway::Impl::Install(const ike::ChildSaSpec& spec) {
   Result<sdk::SaHandle> h = sa->Add(d);
   if (!h.ok()) return h.status();
   ike_handles[{in ? 0 : 1, spec.spi}] = *h;
+  if (in && timeline && !timeline->child_up_at) timeline->child_up_at = clock.Now();
   (in ? c->in : c->out) = *h;
   c->algo = d.algo;
   Log(std::string("IKE Child SA installed: ") + c->cfg.name + (in ? " in " : " out ") +
@@ -587,6 +620,7 @@ Status Gateway::Impl::Remove(std::uint32_t spi, ike::Direction dir, const ike::E
   for (Conn& c : conns) {
     if (in && c.in && *c.in == h) {
       c.in.reset();
+      if (watch) watch->Forget(spi);
       retired_in.emplace_back(PeerOf(ToSdk(peer.addr)), spi);
       if (retired_in.size() > 256) retired_in.erase(retired_in.begin());
     }
@@ -623,6 +657,26 @@ Status Gateway::Impl::OpenSockets() {
     INLINESEC_RETURN_IF_ERROR(loop.Add(raw_fd, EPOLLIN, [this](std::uint32_t) { OnRaw(); }));
   }
   return Status::Ok();
+}
+
+// Fault "lose-child": the first IKE-keyed connection's inbound Child SA
+// leaves the engine and the shadow as if it had expired unnoticed; the
+// peer is not told and keeps sending on it. Its SPI is remembered as ours
+// (retired), so recovery may ask the peer to delete it.
+Status Gateway::Impl::LoseChild() {
+  for (Conn& c : conns) {
+    if (c.manual || !c.in) continue;
+    const sdk::SaHandle h = *c.in;
+    ike_handles.erase({0, h.spi});
+    c.in.reset();
+    retired_in.emplace_back(PeerOf(c.cfg.peer), h.spi);
+    if (retired_in.size() > 256) retired_in.erase(retired_in.begin());
+    INLINESEC_RETURN_IF_ERROR(sa->Delete(h));
+    Log("fault: inbound Child SA " + Hex32(h.spi) + " of " + c.cfg.name +
+        " removed from the engine and the shadow");
+    return Status::Ok();
+  }
+  return Status(Code::kNotFound, "no IKE-keyed Child SA to lose");
 }
 
 void Gateway::Impl::Log(const std::string& line) {
@@ -755,7 +809,7 @@ void Gateway::Impl::ReceiveFrame(model::Frame& f, const sdk::IpAddress& from, st
   switch (status) {
     case abi::RxStatus::kDecrypted: {
       ++counters.rx_decrypted;
-      if (timeline && timeline->resync_at && !timeline->restored_at) {
+      if (timeline && (timeline->resync_at || timeline->child_up_at) && !timeline->restored_at) {
         timeline->restored_at = clock.Now();
         Log("recovery: traffic restored " +
             std::to_string(Millis(*timeline->restored_at - timeline->fault_at)) +
@@ -868,7 +922,33 @@ void Gateway::Impl::Housekeeping() {
     next_seq_refresh = now + config.sequence_refresh_interval;
   }
   if (consumer->fd() < 0) OnExceptions();
+  if (now >= next_watch) {
+    WatchTraffic(now);
+    next_watch = now + config.liveness_stall / 4;
+  }
   housekeeping_timer = timers.Arm(now + config.housekeeping_interval, [this] { Housekeeping(); });
+}
+
+// An IKE Child SA whose outbound packets grow while its inbound count is
+// stuck: the peer may have lost its SAs or died. A DPD now (rate-limited
+// per peer by the recovery engine) lets the IKE stack find out long before
+// the periodic DPD; a live peer that restarted re-initiates anyway.
+void Gateway::Impl::WatchTraffic(TimePoint now) {
+  if (!ike) return;
+  if (!watch) watch.emplace(config.liveness_stall);
+  for (const Conn& c : conns) {
+    if (c.manual || !c.in || !c.out) continue;
+    Result<sdk::SaCounters> in = sa->ReadCounters(*c.in);
+    Result<sdk::SaCounters> out = sa->ReadCounters(*c.out);
+    if (!in.ok() || !out.ok()) continue;
+    if (!watch->Sample(c.in->spi, in->packets, out->packets, now)) continue;
+    const recovery::Peer p = PeerOf(c.cfg.peer);
+    const bool sent = recovery->OnTrafficStall(p);
+    Log("liveness: " + c.cfg.name + " sends on " + Hex32(c.out->spi) + " but nothing came in on " +
+        Hex32(c.in->spi) + " for " + std::to_string(Millis(config.liveness_stall)) + " ms: " +
+        (sent ? "DPD sent to " + recovery::PeerToString(p) : std::string("DPD rate-limited")));
+    Publish({{"type", "liveness"}, {"connection", c.cfg.name}, {"dpd", sent}});
+  }
 }
 
 // --- Gateway ---
@@ -1010,6 +1090,11 @@ std::string Gateway::StatusJson() {
     const Impl::Timeline& t = *g.timeline;
     json tl = {{"fault", t.kind}, {"apply_ms", t.apply_ms}, {"ago_ms", Millis(now - t.fault_at)}};
     if (t.resync_at) tl["resync_after_ms"] = Millis(*t.resync_at - t.fault_at);
+    if (t.decision_at) {
+      tl["decision_after_ms"] = Millis(*t.decision_at - t.fault_at);
+      tl["decision"] = t.decision;
+    }
+    if (t.child_up_at) tl["child_sa_up_after_ms"] = Millis(*t.child_up_at - t.fault_at);
     if (t.restored_at) tl["restored_after_ms"] = Millis(*t.restored_at - t.fault_at);
     j["last_fault"] = tl;
   }
@@ -1048,6 +1133,8 @@ std::string Gateway::SasJson() {
                                                                     : "closing";
       ike_sas.push_back({{"id", i.id},
                          {"connection", i.connection},
+                         {"spi_i", Hex64(i.spi_i)},
+                         {"spi_r", Hex64(i.spi_r)},
                          {"remote", i.remote.ToString()},
                          {"state", state},
                          {"initiator", i.original_initiator},
@@ -1127,6 +1214,44 @@ std::string Gateway::RegsJson() {
   return json({{"registers", regs}}).dump();
 }
 
+Result<std::string> Gateway::IkeCommand(std::string_view kind) {
+  Impl& g = *impl_;
+  if (!g.ike) return Status(Code::kFailedPrecondition, "IKE is off (config ike_config)");
+  json done = json::array();
+  Status st;
+  if (kind == "rekey-child" || kind == "delete-child") {
+    for (const ike::ChildSaInfo& c : g.ike->ChildSas()) {
+      st = kind == "rekey-child" ? g.ike->RekeyChild(c.id) : g.ike->DeleteChild(c.id);
+      if (!st.ok()) break;
+      done.push_back(c.id);
+    }
+  } else if (kind == "rekey-ike" || kind == "delete-ike") {
+    for (const ike::IkeSaInfo& i : g.ike->IkeSas()) {
+      if (i.state != ike::IkeSaState::kEstablished) continue;
+      st = kind == "rekey-ike" ? g.ike->RekeyIke(i.id) : g.ike->DeleteIke(i.id);
+      if (!st.ok()) break;
+      done.push_back(i.id);
+    }
+  } else if (kind == "initiate") {
+    for (const Impl::Conn& c : g.conns) {
+      if (c.manual) continue;
+      Result<std::uint64_t> id = g.ike->Initiate(c.cfg.name);
+      if (!id.ok()) {
+        st = id.status();
+        break;
+      }
+      done.push_back(*id);
+    }
+  } else {
+    return Status(Code::kInvalidArgument,
+                  "unknown IKE action " + std::string(kind) +
+                      " (rekey-child, rekey-ike, delete-child, delete-ike, initiate)");
+  }
+  if (!st.ok()) return st;
+  g.Log("IKE: operator " + std::string(kind) + " on " + done.dump());
+  return json({{"action", std::string(kind)}, {"ids", done}}).dump();
+}
+
 Result<std::string> Gateway::InjectFault(std::string_view kind) {
   Impl& g = *impl_;
   if (!g.config.allow_faults)
@@ -1140,15 +1265,20 @@ Result<std::string> Gateway::InjectFault(std::string_view kind) {
     g.device->Poke(abi::Off(abi::Reg::kCtrl), abi::ctrl::Reset::Set(ctrl, 1));
   } else if (kind == "flush") {
     st = g.device->FlushTable();
+  } else if (kind == "lose-child") {
+    st = g.LoseChild();
   } else {
-    return Status(Code::kInvalidArgument,
-                  "unknown fault " + std::string(kind) + " (reset, reset-behind, flush)");
+    return Status(Code::kInvalidArgument, "unknown fault " + std::string(kind) +
+                                              " (reset, reset-behind, flush, lose-child)");
   }
   if (!st.ok()) return st;
   // The timeline starts once the fault is complete (the table is certainly
   // gone); applying it took `apply_ms`.
   const TimePoint t1 = g.clock.Now();
-  g.timeline = Impl::Timeline{std::string(kind), t1, Millis(t1 - t0), std::nullopt, std::nullopt};
+  g.timeline = Impl::Timeline{};
+  g.timeline->kind = std::string(kind);
+  g.timeline->fault_at = t1;
+  g.timeline->apply_ms = Millis(t1 - t0);
   g.Log("fault injected: " + std::string(kind) + " (took " + std::to_string(Millis(t1 - t0)) +
         " ms)");
   g.Publish({{"type", "fault"}, {"kind", std::string(kind)}});

@@ -3,6 +3,8 @@
 //   {"cmd":"status"} {"cmd":"sas"} {"cmd":"counters"} {"cmd":"regs"}
 //   {"cmd":"events"}                      (the reply is followed by a stream)
 //   {"cmd":"fault","kind":"reset"}        (only with allow_faults)
+//   {"cmd":"ike","kind":"rekey-child"}    (also rekey-ike, delete-child,
+//                                          delete-ike, initiate)
 // The daemon answers each with one line: {"ok":true,"data":{...}} or
 // {"ok":false,"error":"..."}; after "events" it keeps writing
 // {"event":{...}} lines until the client closes. docs/gateway.md has the
@@ -28,7 +30,7 @@ inline constexpr std::size_t kMaxControlLine = 4096;
 
 struct ControlRequest {
   std::string cmd;
-  std::string kind;  // "fault" only
+  std::string kind;  // "fault" and "ike" only
 };
 
 // Parses one request line (without its newline). Unknown commands, unknown
