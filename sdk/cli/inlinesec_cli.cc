@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   events->callback([&chosen] { chosen = "events"; });
   std::string fault_kind;
   CLI::App* fault = app.add_subcommand("fault", "inject a fault (needs allow_faults)");
-  fault->add_option("kind", fault_kind, "reset | reset-behind | flush")->required();
+  fault->add_option("kind", fault_kind, "reset | reset-behind | flush | lose-child")->required();
   fault->add_flag("--json", as_json, "print as JSON");
   fault->callback([&chosen] { chosen = "fault"; });
   try {

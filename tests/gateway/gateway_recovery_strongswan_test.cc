@@ -1,6 +1,9 @@
 // Recovery scenarios of inlinesecd (IKE-keyed) against strongSwan's charon
 // with kernel-libipsec, each in its own namespace, with traffic crossing
-// the tunnel while a fault is injected: the gateway killed with SIGKILL and
+// the tunnel while a fault is injected: one inbound Child SA lost silently
+// (decision 2: protected INVALID_SPI plus Delete, then the Child SA created
+// again), charon killed and restarted (on-demand DPD from TrafficWatch,
+// stale SAs dropped on INITIAL_CONTACT), the gateway killed with SIGKILL and
 // restarted with all state lost (decision 3: a new IKE SA with
 // INITIAL_CONTACT on the first SPI miss from the static peer, charon drops
 // its stale SAs), and a random-SPI flood from spoofed sources at ten times
@@ -92,19 +95,9 @@ class RecoveryStrongswan : public ::testing::Test {
     auto sw = t::StrongswanPeer::Start(s_, dir_.path + "/sw", seconds(10));
     ASSERT_TRUE(sw.ok()) << sw.status().ToString();
     sw_ = std::move(*sw);
+    LoadCharon("none");
+    ASSERT_FALSE(HasFatalFailure());
     const std::string psk_hex(64, 'b');
-    ASSERT_TRUE(sw_->LoadPsk("sw@test", "gw@test", "0x" + psk_hex).ok());
-    t::ConnConfig c;
-    c.local_addr = "192.168.79.2";
-    c.remote_addr = "192.168.79.1";
-    c.local_id = "sw@test";
-    c.remote_id = "gw@test";
-    t::ChildConfig child;
-    child.local_ts = {"10.2.0.1/32"};
-    child.remote_ts = {"10.1.0.0/24"};
-    c.children = {child};
-    Status st = sw_->LoadConn(c);
-    ASSERT_TRUE(st.ok()) << st.ToString();
 
     const json ike_conf = {{"connections",
                             {{{"name", "sw"},
@@ -153,6 +146,25 @@ class RecoveryStrongswan : public ::testing::Test {
     sw_.reset();
   }
 
+  // The PSK and charon's connection; `start_action` "start" makes charon
+  // initiate as soon as it is loaded.
+  void LoadCharon(const std::string& start_action) {
+    const std::string psk_hex(64, 'b');
+    ASSERT_TRUE(sw_->LoadPsk("sw@test", "gw@test", "0x" + psk_hex).ok());
+    t::ConnConfig c;
+    c.local_addr = "192.168.79.2";
+    c.remote_addr = "192.168.79.1";
+    c.local_id = "sw@test";
+    c.remote_id = "gw@test";
+    t::ChildConfig child;
+    child.local_ts = {"10.2.0.1/32"};
+    child.remote_ts = {"10.1.0.0/24"};
+    child.start_action = start_action;
+    c.children = {child};
+    Status st = sw_->LoadConn(c);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+
   void WriteGatewayConfig(const std::string& name, bool initiate) {
     const json conf = {{"control_socket", socket_},
                        {"allow_faults", true},
@@ -182,11 +194,14 @@ class RecoveryStrongswan : public ::testing::Test {
   }
 
   // A ping every `interval_s` from strongSwan's side to the gateway's TUN
-  // address, for `count` packets; its summary goes to stream.log.
-  void StartStream(const std::string& interval_s, int count) {
-    auto p = t::Process::Spawn(s_.Exec({"ping", "-q", "-i", interval_s, "-c", std::to_string(count),
-                                        "-I", "10.2.0.1", "10.1.0.1"}),
-                               {}, dir_.path + "/stream.log");
+  // address (or the other way), for `count` packets; its summary goes to
+  // stream.log.
+  void StartStream(const std::string& interval_s, int count, bool from_gateway = false) {
+    const t::NetNs& ns = from_gateway ? g_ : s_;
+    auto p = t::Process::Spawn(
+        ns.Exec({"ping", "-q", "-i", interval_s, "-c", std::to_string(count), "-I",
+                 from_gateway ? "10.1.0.1" : "10.2.0.1", from_gateway ? "10.2.0.1" : "10.1.0.1"}),
+        {}, dir_.path + "/stream.log");
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     stream_.emplace(std::move(*p));
   }
@@ -262,6 +277,111 @@ TEST_F(RecoveryStrongswan, GatewayRestartRecoveredByInitialContact) {
       },
       seconds(5), milliseconds(50)))
       << "charon kept stale SAs";
+}
+
+// Scenario 2: the gateway loses one inbound Child SA silently (gone from
+// the engine and the shadow, as if expired unnoticed) while charon keeps
+// sending on it. The SPI miss finds an IKE SA with the peer: decision 2
+// sends a protected INVALID_SPI (charon ignores it) and, the SPI being
+// ours, a Delete for the Child SA (charon honours it); the connection
+// wants the Child SA up, so the gateway creates it again.
+TEST_F(RecoveryStrongswan, LostChildSaRecoveredByDeleteAndRecreate) {
+  const json sas0 = Query(socket_, "sas");
+  StartStream("0.01", 1000);
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_TRUE(
+      t::WaitFor([&] { return Num(Query(socket_, "counters"), "datapath", "rx_decrypted") >= 5; },
+                 seconds(5), milliseconds(10)));
+  Result<ControlReply> f = ControlCall(socket_, {"fault", "lose-child"});
+  ASSERT_TRUE(f.ok() && f->ok) << (f.ok() ? f->error : f.status().ToString());
+  json fault;
+  ASSERT_TRUE(t::WaitFor(
+      [&] {
+        const json st = Query(socket_, "status");
+        if (!st.contains("last_fault") || !st["last_fault"].contains("restored_after_ms"))
+          return false;
+        fault = st["last_fault"];
+        return true;
+      },
+      seconds(5), milliseconds(5)))
+      << "traffic not restored after the lost Child SA";
+  std::printf(
+      "[ metric ] strongSwan peer, lost inbound Child SA: %s (target: restored < 1000 ms)\n",
+      fault.dump().c_str());
+  EXPECT_LT(fault["restored_after_ms"].get<double>(), 1000.0);
+  EXPECT_EQ(fault.value("decision", ""), "notify-invalid-spi");
+  const json c = Query(socket_, "counters");
+  EXPECT_GE(Num(c, "recovery", "notify_with_delete"), 1u);
+  EXPECT_EQ(Num(c, "recovery", "resync"), 0u);
+  EXPECT_EQ(Num(c, "recovery", "initiate"), 0u);
+  EXPECT_TRUE(PingFromGateway());
+  const json sas = Query(socket_, "sas");
+  ASSERT_EQ(sas["child_sas"].size(), 2u);
+  EXPECT_NE(sas["child_sas"][0]["spi"], sas0["child_sas"][0]["spi"]) << "same Child SA as before";
+  ASSERT_EQ(sas["ike_sas"].size(), 1u);
+  auto children = sw_->InstalledChildren();
+  ASSERT_TRUE(children.ok());
+  EXPECT_EQ(*children, 1) << "charon kept the deleted Child SA";
+  const std::string log = Slurp(dir_.path + "/gw.log");
+  EXPECT_NE(log.find("-> notify"), std::string::npos) << "no one-line decision in the log";
+}
+
+// Scenario 4: charon crashes (SIGKILL) while the gateway sends through the
+// tunnel. TrafficWatch sees outbound flowing and inbound stalled and has a
+// DPD sent long before the periodic one; charon comes back with
+// start_action=start and initiates with INITIAL_CONTACT, and the gateway
+// drops the stale IKE and Child SAs at once.
+TEST_F(RecoveryStrongswan, PeerRestartDetectedAndStaleSasDropped) {
+  StartStream("0.01", 2000, /*from_gateway=*/true);
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_TRUE(
+      t::WaitFor([&] { return Num(Query(socket_, "counters"), "datapath", "rx_decrypted") >= 5; },
+                 seconds(5), milliseconds(10)));
+  const json sas0 = Query(socket_, "sas");
+  ASSERT_EQ(sas0["ike_sas"].size(), 1u);
+  const auto old_ike = sas0["ike_sas"][0]["id"];
+  sw_->Stop(SIGKILL);
+  const auto crash = SteadyClock::now();
+  std::optional<double> detect_ms;
+  ASSERT_TRUE(t::WaitFor(
+      [&] {
+        if (Num(Query(socket_, "counters"), "recovery", "liveness_checks") == 0) return false;
+        detect_ms = MsSince(crash);
+        return true;
+      },
+      seconds(5), milliseconds(10)))
+      << "no liveness check while the peer was silent";
+  EXPECT_NE(Slurp(dir_.path + "/gw.log").find("liveness: "), std::string::npos);
+
+  sw_.reset();
+  auto sw = t::StrongswanPeer::Start(s_, dir_.path + "/sw2", seconds(10));
+  ASSERT_TRUE(sw.ok()) << sw.status().ToString();
+  sw_ = std::move(*sw);
+  const auto restart = SteadyClock::now();
+  const std::uint64_t rx0 = Num(Query(socket_, "counters"), "datapath", "rx_decrypted");
+  LoadCharon("start");
+  ASSERT_FALSE(HasFatalFailure());
+  std::optional<double> restored_ms;
+  ASSERT_TRUE(t::WaitFor(
+      [&] {
+        if (Num(Query(socket_, "counters"), "datapath", "rx_decrypted") <= rx0) return false;
+        restored_ms = MsSince(restart);
+        return true;
+      },
+      seconds(10), milliseconds(5)))
+      << "traffic not restored after charon came back";
+  const json sas = Query(socket_, "sas");
+  std::printf(
+      "[ metric ] strongSwan peer SIGKILL: liveness check %.1f ms after the crash; after "
+      "charon's restart traffic restored in %.1f ms\n",
+      *detect_ms, *restored_ms);
+  std::printf("[ info ] gateway SAs: %s\n", sas["ike_sas"].dump().c_str());
+  ASSERT_EQ(sas["ike_sas"].size(), 1u) << "stale IKE SA kept";
+  EXPECT_NE(sas["ike_sas"][0]["id"], old_ike);
+  EXPECT_EQ(sas["child_sas"].size(), 2u);
+  EXPECT_LT(*detect_ms, 3000.0);
+  EXPECT_LT(*restored_ms, 3000.0);
+  EXPECT_TRUE(PingFromGateway());
 }
 
 // Scenario 5: random-SPI ESP in UDP 4500 from 100 spoofed sources at about

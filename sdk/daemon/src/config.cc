@@ -229,7 +229,7 @@ Status ParseRoot(const json& j, GatewayConfig& c) {
       OnlyKeys(j, root,
                {"device", "control_socket", "allow_faults", "local_address", "udp_port", "raw_esp",
                 "tun", "connections", "recovery", "housekeeping_ms", "sequence_refresh_ms",
-                "ike_config", "ike_port"}));
+                "liveness_stall_ms", "ike_config", "ike_port"}));
   INLINESEC_RETURN_IF_ERROR(GetString(j, "device", root, c.device));
   INLINESEC_RETURN_IF_ERROR(GetString(j, "control_socket", root, c.control_socket));
   if (c.control_socket.empty() || c.control_socket.size() > 100)
@@ -273,7 +273,8 @@ Status ParseRoot(const json& j, GatewayConfig& c) {
   auto rec = j.find("recovery");
   if (rec != j.end()) INLINESEC_RETURN_IF_ERROR(ParseRecovery(*rec, "recovery", c.recovery));
   INLINESEC_RETURN_IF_ERROR(GetMillis(j, "housekeeping_ms", root, c.housekeeping_interval));
-  return GetMillis(j, "sequence_refresh_ms", root, c.sequence_refresh_interval);
+  INLINESEC_RETURN_IF_ERROR(GetMillis(j, "sequence_refresh_ms", root, c.sequence_refresh_interval));
+  return GetMillis(j, "liveness_stall_ms", root, c.liveness_stall);
 }
 
 // The parsed document holds copies of the manual keys' hex text: wipe them

@@ -244,6 +244,22 @@ void RecoveryEngine::OnProtectedInvalidSpi(const Peer& peer, std::uint32_t spi) 
   if (!host_.RemoveOutboundAndRekey(peer, spi).ok()) ++counters_.action_failed;
 }
 
+bool RecoveryEngine::OnTrafficStall(const Peer& peer) {
+  const TimePoint now = clock_.Now();
+  if (!host_.HasIkeSa(peer)) return false;
+  PeerState* ps = PeerFor(peer, now);
+  if (ps == nullptr || !ps->liveness.TryTake(now)) {
+    ++counters_.rate_limited_liveness;
+    return false;
+  }
+  if (!host_.StartLivenessCheck(peer).ok()) {
+    ++counters_.action_failed;
+    return false;
+  }
+  ++counters_.liveness_checks;
+  return true;
+}
+
 void RecoveryEngine::OnUnprotectedInvalidSpi(const Peer& peer, std::uint32_t /*spi*/) {
   ++counters_.unprotected_invalid_spi_received;
   const TimePoint now = clock_.Now();

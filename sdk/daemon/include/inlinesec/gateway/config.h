@@ -84,6 +84,10 @@ struct GatewayConfig {
   // the exception ring is polled if the transport has no interrupt fd.
   Duration housekeeping_interval = std::chrono::milliseconds(100);
   Duration sequence_refresh_interval = std::chrono::seconds(1);
+  // On-demand liveness (recovery::TrafficWatch): an IKE Child SA whose
+  // outbound packets keep flowing while nothing came in for this long gets
+  // a DPD before the periodic one would.
+  Duration liveness_stall = std::chrono::seconds(1);
 };
 
 [[nodiscard]] Result<GatewayConfig> ParseConfig(std::string_view text);

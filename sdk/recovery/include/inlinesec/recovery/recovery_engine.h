@@ -145,6 +145,10 @@ class RecoveryEngine {
   void OnProtectedInvalidSpi(const Peer& peer, std::uint32_t spi);
   // An unprotected INVALID_SPI is only a hint: a rate-limited liveness check.
   void OnUnprotectedInvalidSpi(const Peer& peer, std::uint32_t spi);
+  // Our outbound traffic to `peer` flows while nothing comes back
+  // (TrafficWatch): a liveness check, under the same per-peer limit.
+  // Returns true if one was started.
+  bool OnTrafficStall(const Peer& peer);
 
   const RecoveryCounters& counters() const { return counters_; }
   // Called for every decision (the gateway logs it in one line).
