@@ -117,6 +117,12 @@ std::string Hex32(std::uint32_t v) {
   return b;
 }
 
+std::string Hex64(std::uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof(b), "0x%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
 recovery::Peer PeerOf(const sdk::IpAddress& ip) { return recovery::Peer{ip.bytes, ip.v6}; }
 
 sdk::IpAddress ToSdk(const ike::IpAddress& a) {
@@ -1127,6 +1133,8 @@ std::string Gateway::SasJson() {
                                                                     : "closing";
       ike_sas.push_back({{"id", i.id},
                          {"connection", i.connection},
+                         {"spi_i", Hex64(i.spi_i)},
+                         {"spi_r", Hex64(i.spi_r)},
                          {"remote", i.remote.ToString()},
                          {"state", state},
                          {"initiator", i.original_initiator},
@@ -1204,6 +1212,44 @@ std::string Gateway::RegsJson() {
         {{"name", std::string(r.name)}, {"offset", Hex32(r.offset)}, {"value", Hex32(r.value)}});
   }
   return json({{"registers", regs}}).dump();
+}
+
+Result<std::string> Gateway::IkeCommand(std::string_view kind) {
+  Impl& g = *impl_;
+  if (!g.ike) return Status(Code::kFailedPrecondition, "IKE is off (config ike_config)");
+  json done = json::array();
+  Status st;
+  if (kind == "rekey-child" || kind == "delete-child") {
+    for (const ike::ChildSaInfo& c : g.ike->ChildSas()) {
+      st = kind == "rekey-child" ? g.ike->RekeyChild(c.id) : g.ike->DeleteChild(c.id);
+      if (!st.ok()) break;
+      done.push_back(c.id);
+    }
+  } else if (kind == "rekey-ike" || kind == "delete-ike") {
+    for (const ike::IkeSaInfo& i : g.ike->IkeSas()) {
+      if (i.state != ike::IkeSaState::kEstablished) continue;
+      st = kind == "rekey-ike" ? g.ike->RekeyIke(i.id) : g.ike->DeleteIke(i.id);
+      if (!st.ok()) break;
+      done.push_back(i.id);
+    }
+  } else if (kind == "initiate") {
+    for (const Impl::Conn& c : g.conns) {
+      if (c.manual) continue;
+      Result<std::uint64_t> id = g.ike->Initiate(c.cfg.name);
+      if (!id.ok()) {
+        st = id.status();
+        break;
+      }
+      done.push_back(*id);
+    }
+  } else {
+    return Status(Code::kInvalidArgument,
+                  "unknown IKE action " + std::string(kind) +
+                      " (rekey-child, rekey-ike, delete-child, delete-ike, initiate)");
+  }
+  if (!st.ok()) return st;
+  g.Log("IKE: operator " + std::string(kind) + " on " + done.dump());
+  return json({{"action", std::string(kind)}, {"ids", done}}).dump();
 }
 
 Result<std::string> Gateway::InjectFault(std::string_view kind) {

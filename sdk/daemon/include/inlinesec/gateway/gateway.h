@@ -95,6 +95,10 @@ class Gateway {
   // "lose-child" (the first IKE-keyed connection's inbound Child SA removed
   // from the engine and the shadow without telling the peer).
   [[nodiscard]] Result<std::string> InjectFault(std::string_view kind);
+  // Operator actions on the IKE stack, applied to every matching SA:
+  // "rekey-child", "rekey-ike", "delete-child", "delete-ike" (established
+  // SAs) and "initiate" (every IKE-keyed connection). Returns the ids acted on.
+  [[nodiscard]] Result<std::string> IkeCommand(std::string_view kind);
 
   // The live event stream: exception events (limited to 200/s per
   // subscriber set, with a count of those left out) and recovery decisions,
