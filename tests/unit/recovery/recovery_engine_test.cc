@@ -238,6 +238,20 @@ TEST_F(RecoveryTest, ReceivedInvalidSpiProtectedRekeysUnprotectedOnlyHints) {
   EXPECT_EQ(eng.counters().unprotected_invalid_spi_received, 3u);
 }
 
+TEST_F(RecoveryTest, TrafficStallStartsOneLivenessCheckPerPeerInterval) {
+  host.ike_peers = {p1};
+  RecoveryEngine eng(policy, env, host);
+  EXPECT_FALSE(eng.OnTrafficStall(p2));  // no IKE SA with p2: nothing to probe
+  EXPECT_TRUE(host.calls.empty());
+  EXPECT_TRUE(eng.OnTrafficStall(p1));
+  EXPECT_EQ(host.calls.back(), "dpd 192.168.77.2");
+  EXPECT_FALSE(eng.OnTrafficStall(p1));  // same per-peer limit as the hint path
+  EXPECT_EQ(eng.counters().rate_limited_liveness, 1u);
+  env.Advance(policy.liveness_per_peer.per);
+  EXPECT_TRUE(eng.OnTrafficStall(p1));
+  EXPECT_EQ(eng.counters().liveness_checks, 2u);
+}
+
 TEST_F(RecoveryTest, TrackingTableIsBounded) {
   policy.max_tracked = 4;
   host.shadow = {1, 2, 3, 4, 5, 6};
