@@ -18,6 +18,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <string>
 
 #include "inlinesec/gateway/control.h"
@@ -275,6 +276,17 @@ class IkeStrongswan : public ::testing::TestWithParam<Param> {
 
 TEST_P(IkeStrongswan, EstablishTrafficRekeyDelete) {
   ASSERT_NO_FATAL_FAILURE(Establish(true));
+  // NAT-D (RFC 7296 §2.23): charon checks our SHA-1(SPIi | SPIr | IP |
+  // port) hashes and finds them right (no NAT on our side). Our side does
+  // report nat:true and floats to 4500, because kernel-libipsec makes
+  // charon send a deliberately wrong source hash to force UDP encapsulation.
+  {
+    std::istringstream charon(Slurp(sw_->log_path()));
+    for (std::string line; std::getline(charon, line);) {
+      if (line.find("NAT") != std::string::npos) std::printf("[ info ] charon: %s\n", line.c_str());
+      EXPECT_EQ(line.find("remote host is behind NAT"), std::string::npos) << line;
+    }
+  }
   {
     const json sas = Call("sas");
     std::printf("[ info ] our IKE SA: %s\n", sas["ike_sas"].dump().c_str());
