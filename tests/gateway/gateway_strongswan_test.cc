@@ -32,6 +32,17 @@ std::string Slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// How many IKE datagrams charon logged as received or sent (its "net"
+// lines at level 1; the log is flushed per line).
+int CharonIkePackets(const std::string& log_path) {
+  const std::string log = Slurp(log_path);
+  int n = 0;
+  for (const char* what : {"received packet:", "sending packet:"}) {
+    for (std::size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+  }
+  return n;
+}
+
 json Query(const std::string& socket, const char* cmd) {
   Result<ControlReply> r = ControlCall(socket, {cmd, ""});
   if (!r.ok() || !r->ok) return json::object();
@@ -163,6 +174,8 @@ TEST(GatewayStrongswan, IkeTunnelUpAndPingBothWays) {
   // next ESP from charon is an SPI miss, the recovery engine resyncs from
   // the shadow, and the tunnel works again without any IKE message.
   const std::uint64_t ike_before = counters["datapath"]["ike_rx"].get<std::uint64_t>();
+  const int charon_before = CharonIkePackets((*sw)->log_path());
+  ASSERT_GT(charon_before, 0) << "charon's log does not show IKE packets; cannot check";
   Result<ControlReply> f = ControlCall(socket, {"fault", "reset"});
   if (f.ok() && !f->ok && f->error.find("allow_faults") != std::string::npos) {
     GTEST_SKIP() << "fault injection off";
@@ -182,6 +195,9 @@ TEST(GatewayStrongswan, IkeTunnelUpAndPingBothWays) {
               status["last_fault"].dump().c_str());
   EXPECT_GE(after["recovery"]["resync"].get<std::uint64_t>(), 1u);
   EXPECT_EQ(after["datapath"]["ike_rx"].get<std::uint64_t>(), ike_before) << "IKE was needed";
+  EXPECT_EQ(CharonIkePackets((*sw)->log_path()), charon_before)
+      << "charon sent or received IKE during the recovery";
+  EXPECT_LT(status["last_fault"]["resync_after_ms"].get<double>(), 50.0);
   EXPECT_EQ(after["recovery"]["notify"].get<std::uint64_t>(), 0u);
   EXPECT_EQ(after["recovery"]["initiate"].get<std::uint64_t>(), 0u);
   if (HasFailure()) std::fprintf(stderr, "--- gateway log ---\n%s\n", Slurp(log).c_str());
