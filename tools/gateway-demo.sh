@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # gateway-demo.sh: two inlinesecd gateways in two network namespaces, joined
-# by a veth pair, with statically keyed SAs. It shows traffic crossing both
-# engine models' ESP, injects faults (engine reset, reset behind the driver,
-# a random-SPI flood from spoofed sources) and prints a timeline of what
-# the gateways did about them. After every fault it waits (bounded) for
-# the gateway to report restored traffic and checks it with a ping; it
-# exits non-zero if traffic does not come back. Root only; everything it
-# creates lives in its own namespaces and a temporary directory, and is
-# removed on exit. Takes about 10 s.
+# by a veth pair, keyed by their own IKEv2 stacks (PSK). It shows traffic
+# crossing both engine models' ESP, injects faults at gateway A in turn --
+# one inbound Child SA lost, engine reset, reset behind the driver, A
+# killed (SIGKILL) and restarted with all state lost, a random-SPI flood
+# from spoofed sources -- and prints for each the timeline the gateway
+# reports (fault -> first recovery decision -> repair -> first packet
+# decrypted again). It exits non-zero if traffic does not come back after
+# a fault. Root only; everything it creates lives in its own namespaces and
+# a temporary directory, and is removed however it ends. About 15 s.
 #
 #   sudo tools/gateway-demo.sh [BUILD_DIR]      (default: build)
 set -euo pipefail
@@ -31,7 +32,9 @@ cleanup() {
 trap cleanup EXIT
 
 T0=$(date +%s%N)
-say() { printf '[%8.3f ms] %s\n' "$(( ($(date +%s%N) - T0) ))e-6" "$*"; }
+say() { printf '[%9.3f ms] %s\n' "$(( ($(date +%s%N) - T0) ))e-6" "$*"; }
+FAILED=0
+fail() { say "FAILED: $*"; FAILED=1; }
 
 ip netns add "$NA"
 ip netns add "$NB"
@@ -42,10 +45,19 @@ for n in "$NA" "$NB"; do ip -n "$n" link set lo up; done
 ip -n "$NA" link set veth-a up
 ip -n "$NB" link set veth-b up
 
-KAB=$(od -An -tx1 -N36 /dev/urandom | tr -d ' \n')
-KBA=$(od -An -tx1 -N36 /dev/urandom | tr -d ' \n')
-conf() {  # tag local peer tun lts rts spi_in spi_out key_in key_out
-  cat > "$TMP/$1.json" <<JSON
+PSK=0x$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+conf() {  # tag local peer tun lts rts initiate
+  cat > "$TMP/$1-ike.json" <<JSON
+{"connections": [{
+  "name": "peer", "local": "$2", "remote": "$3",
+  "local_id": "$1@demo", "remote_id": "$([[ $1 == a ]] && echo b || echo a)@demo",
+  "psk": "$PSK", "ike_proposals": ["aes256gcm16-prfsha256-x25519"], "static_peer": true,
+  "children": [{"name": "c", "local_ts": ["$5"], "remote_ts": ["$6"],
+                "esp_proposals": ["aes256gcm16-noesn"]}]
+}]}
+JSON
+  for init in true false; do
+    cat > "$TMP/$1-$init.json" <<JSON
 {
   "device": "model:",
   "control_socket": "$TMP/$1.sock",
@@ -53,69 +65,117 @@ conf() {  # tag local peer tun lts rts spi_in spi_out key_in key_out
   "local_address": "$2",
   "tun": {"name": "isec0", "address": "$4"},
   "housekeeping_ms": 20,
+  "ike_config": "$TMP/$1-ike.json",
   "connections": [{
-    "name": "to-$1-peer", "peer": "$3", "static_peer": true,
-    "local_ts": ["$5"], "remote_ts": ["$6"],
-    "manual": {"algo": "aes-gcm-256", "spi_in": "$7", "spi_out": "$8",
-               "key_in": "$9", "key_out": "${10}"}
+    "name": "peer", "peer": "$3", "static_peer": true, "initiate": $init,
+    "local_ts": ["$5"], "remote_ts": ["$6"]
   }]
 }
 JSON
+  done
 }
-conf a 192.168.77.1 192.168.77.2 10.0.1.254/24 10.0.1.0/24 10.0.2.0/24 0x00010101 0x00010202 "$KBA" "$KAB"
-conf b 192.168.77.2 192.168.77.1 10.0.2.254/24 10.0.2.0/24 10.0.1.0/24 0x00010202 0x00010101 "$KAB" "$KBA"
+conf a 192.168.77.1 192.168.77.2 10.0.1.254/24 10.0.1.0/24 10.0.2.0/24
+conf b 192.168.77.2 192.168.77.1 10.0.2.254/24 10.0.2.0/24 10.0.1.0/24
 
-ip netns exec "$NA" "$D" -c "$TMP/a.json" 2> "$TMP/a.log" & PIDS+=($!)
-ip netns exec "$NB" "$D" -c "$TMP/b.json" 2> "$TMP/b.log" & PIDS+=($!)
-for t in a b; do
-  for _ in $(seq 100); do "$C" --socket "$TMP/$t.sock" status > /dev/null 2>&1 && break; sleep 0.05; done
-done
+A_PID=""
+start_a() {  # config (true: initiate at start; false: only recovery initiates), log
+  ip netns exec "$NA" "$D" -c "$TMP/a-$1.json" 2> "$TMP/$2" & A_PID=$!; PIDS+=($A_PID)
+}
+wait_sock() {
+  for _ in $(seq 100); do "$C" --socket "$TMP/$1.sock" status > /dev/null 2>&1 && return 0; sleep 0.05; done
+  return 1
+}
+child_up() {  # tag: both Child SA halves installed
+  "$C" --socket "$TMP/$1.sock" --json sas 2>/dev/null | python3 -c \
+    'import json,sys; sys.exit(0 if len(json.load(sys.stdin).get("child_sas",[])) == 2 else 1)'
+}
+wait_child() {
+  for _ in $(seq 200); do child_up "$1" && return 0; sleep 0.025; done
+  return 1
+}
+
+ip netns exec "$NB" "$D" -c "$TMP/b-false.json" 2> "$TMP/b.log" & PIDS+=($!)
+wait_sock b || { say "gateway B did not start"; cat "$TMP/b.log"; exit 1; }
+start_a true a.log
+wait_sock a || { say "gateway A did not start"; cat "$TMP/a.log"; exit 1; }
+wait_child a && wait_child b || { say "IKE did not bring the tunnel up"; cat "$TMP/a.log" "$TMP/b.log"; exit 1; }
 ip -n "$NA" route add 10.0.2.0/24 dev isec0
 ip -n "$NB" route add 10.0.1.0/24 dev isec0
-say "gateways up: A 192.168.77.1 (10.0.1.0/24) <-> B 192.168.77.2 (10.0.2.0/24), ESP in UDP 4500"
+say "tunnel up: A 192.168.77.1 (10.0.1.0/24) <-> B 192.168.77.2 (10.0.2.0/24), IKEv2 PSK, ESP in UDP 4500"
 
-echo; "$C" --socket "$TMP/a.sock" status; echo
+echo; "$C" --socket "$TMP/a.sock" sas | sed 's/^/    /'; echo
 say "ping 10.0.2.254 from A through both models"
 ip netns exec "$NA" ping -c 3 -i 0.2 10.0.2.254 | sed 's/^/    /'
 
-"$C" --socket "$TMP/a.sock" events --json > "$TMP/events-a.jsonl" 2>/dev/null & PIDS+=($!)
 say "steady stream B -> A (ping every 10 ms) in the background"
-ip netns exec "$NB" ping -q -i 0.01 -c 300 10.0.1.254 > "$TMP/ping.txt" 2>&1 & PING=$!
+ip netns exec "$NB" ping -q -i 0.01 -c 1200 10.0.1.254 > "$TMP/ping.txt" 2>&1 & PING=$!
+PIDS+=($PING)
 sleep 0.5
 
-FAILED=0
-# Waits up to 3 s for the gateway's timeline of the last fault to show
-# restored traffic, prints it, and checks the tunnel with one ping.
+# Waits up to 3 s for A's timeline of the last fault to show restored
+# traffic, prints it, and checks the tunnel with one ping.
 restored() {
   local tl=""
-  for _ in $(seq 60); do
+  for _ in $(seq 120); do
     tl=$("$C" --socket "$TMP/a.sock" --json status | python3 -c \
       'import json,sys; t=json.load(sys.stdin).get("last_fault",{})
-print(json.dumps(t) if "restored_after_ms" in t else "")')
+if "restored_after_ms" in t:
+  k=[("decision_after_ms","decision"),("resync_after_ms","SA table re-programmed"),
+     ("child_sa_up_after_ms","new Child SA installed"),("restored_after_ms","first packet decrypted")]
+  print("fault %s at 0 ms" % t["fault"] + "".join(
+    " -> %s%s at %.1f ms" % (n, (" "+t["decision"]) if f=="decision_after_ms" else "", t[f])
+    for f,n in k if f in t))')
     [[ -n $tl ]] && break
-    sleep 0.05
+    sleep 0.025
   done
-  if [[ -z $tl ]]; then
-    say "NOT RESTORED within 3 s after $1"; FAILED=1; return
-  fi
+  if [[ -z $tl ]]; then fail "traffic not restored within 3 s after $1"; return; fi
   echo "    timeline: $tl"
-  echo "    (resync_after_ms: fault -> SA table re-programmed; restored_after_ms: fault -> first packet decrypted again)"
   if ip netns exec "$NB" ping -c 1 -W 1 10.0.1.254 > /dev/null; then
     say "traffic restored after $1 (ping B -> A answered)"
   else
-    say "ping B -> A NOT answered after $1"; FAILED=1
+    fail "ping B -> A not answered after $1"
   fi
 }
 
-say "FAULT 1: engine reset at A (SA table wiped; the driver knows)"
+say "FAULT 1: A loses its inbound Child SA silently -> decision 2, INVALID_SPI + Delete, Child SA re-created"
+"$C" --socket "$TMP/a.sock" fault lose-child > /dev/null
+restored "lost Child SA"
+
+say "FAULT 2: engine reset at A (SA table wiped; the driver knows) -> decision 1, resync"
 "$C" --socket "$TMP/a.sock" fault reset > /dev/null
 restored "engine reset"
 
-say "FAULT 2: engine reset behind the driver's back at A (epoch check)"
+say "FAULT 3: engine reset behind the driver's back at A -> epoch check, resync"
 "$C" --socket "$TMP/a.sock" fault reset-behind > /dev/null
 restored "reset behind the driver"
 
-say "FAULT 3: 1 s of random-SPI ESP from 100 spoofed sources at A, as fast as Python sends"
+say "FAULT 4: A killed (SIGKILL) and restarted with all state lost, not initiating by itself"
+kill -KILL "$A_PID"; wait "$A_PID" 2>/dev/null || true
+R0=$(date +%s%N)
+start_a false a2.log
+wait_sock a || fail "gateway A did not restart"
+ip -n "$NA" route add 10.0.2.0/24 dev isec0 2>/dev/null || true
+RESTORED=""
+for _ in $(seq 200); do
+  n=$("$C" --socket "$TMP/a.sock" --json counters 2>/dev/null | python3 -c \
+    'import json,sys; print(json.load(sys.stdin)["datapath"]["rx_decrypted"])' 2>/dev/null || echo 0)
+  if [[ $n != 0 ]]; then RESTORED=$(( ($(date +%s%N) - R0) / 1000 )); break; fi
+  sleep 0.025
+done
+if [[ -z $RESTORED ]]; then
+  fail "traffic not restored within 5 s after A's restart"
+else
+  echo "    timeline: restart at 0 ms -> $(sed -n 's/.*decision \(.*\)/\1/p' "$TMP/a2.log" | head -1)"
+  printf '    timeline: first packet decrypted %.1f ms after the restart\n' "${RESTORED}e-3"
+  if ip netns exec "$NB" ping -c 1 -W 1 10.0.1.254 > /dev/null; then
+    say "traffic restored after A's restart (ping B -> A answered)"
+  else
+    fail "ping B -> A not answered after A's restart"
+  fi
+fi
+
+say "FAULT 5: 1 s of random-SPI ESP from 100 spoofed sources at A, as fast as Python sends"
+"$C" --socket "$TMP/a.sock" events --json > "$TMP/events-a.jsonl" 2>/dev/null & PIDS+=($!)
 ip netns exec "$NB" python3 - <<'PY'
 import os, random, socket, struct, time
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
@@ -136,22 +196,27 @@ PY
 if ip netns exec "$NA" ping -c 3 -i 0.2 -W 1 10.0.2.254 > /dev/null; then
   say "tunnel unaffected by the flood (3 pings A -> B answered)"
 else
-  say "pings A -> B NOT answered after the flood"; FAILED=1
+  fail "pings A -> B not answered after the flood"
 fi
-wait "$PING" || true
-say "stream B -> A during all three faults:"
+kill -INT "$PING" 2>/dev/null || true; wait "$PING" 2>/dev/null || true
+say "stream B -> A through all five faults:"
 sed -n '/packets transmitted/p' "$TMP/ping.txt" | sed 's/^/    /'
 
-echo; say "counters at A"
-"$C" --socket "$TMP/a.sock" counters | sed 's/^/    /'
+echo; say "recovery counters at A (since its restart)"
+"$C" --socket "$TMP/a.sock" --json counters | python3 -c 'import json,sys
+r=json.load(sys.stdin)["recovery"]
+print("    "+"  ".join("%s=%d" % (k,v) for k,v in r.items() if v))'
 echo; say "SAs at A"
 "$C" --socket "$TMP/a.sock" sas | sed 's/^/    /'
-echo; say "gateway A's log (one line per recovery decision, rate-limited)"
+echo; say "gateway A's log before the restart (one line per recovery decision, rate-limited)"
 sed 's/^/    /' "$TMP/a.log" | head -40
-echo; say "event stream at A: $(wc -l < "$TMP/events-a.jsonl") events; by type:"
+echo; say "gateway A's log after the restart"
+sed 's/^/    /' "$TMP/a2.log" | head -20
+echo; say "event stream at A during the flood: $(wc -l < "$TMP/events-a.jsonl") events (200/s cap); by type:"
 python3 -c 'import json,sys,collections
-c=collections.Counter(json.loads(l)["type"] for l in open(sys.argv[1]) if l.strip())
+c=collections.Counter(json.loads(l).get("type","?") for l in open(sys.argv[1]) if l.strip())
 print("    ", dict(c))' "$TMP/events-a.jsonl"
+
 echo
 if [[ $FAILED != 0 ]]; then
   say "FAILED: traffic was not restored after every fault"; exit 1

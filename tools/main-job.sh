@@ -4,10 +4,11 @@
 # capabilities, a batch of SAs through the command ring, traffic through every
 # SA pair, an SPI-miss exception, counters and a register dump). The program
 # checks every step and exits non-zero if the engine breaks a promise.
-# Then the gateway demo (tools/gateway-demo.sh, root): two inlinesecd
-# gateways in network namespaces, traffic through the tunnel, faults
-# injected in turn (engine reset, reset behind the driver, a random-SPI
-# flood) with the recovery timeline; non-zero if traffic is not restored.
+# Then the gateway demo (tools/gateway-demo.sh, root): two IKE-keyed
+# inlinesecd gateways in network namespaces, traffic through the tunnel,
+# faults injected in turn (lost Child SA, engine reset, reset behind the
+# driver, SIGKILL + restart, a random-SPI flood) with the recovery
+# timeline; non-zero if traffic is not restored.
 # Usage: tools/main-job.sh [--no-install] [inlinesec-bringup args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -228,7 +228,11 @@ struct Gateway::Impl : public recovery::RecoveryHost,
   bool ShadowHasInbound(std::uint32_t spi) override {
     for (const Conn& c : conns)
       if (c.in && c.in->spi == spi && sa->Contains(*c.in)) return true;
-    return false;
+    // IKE may hold more than one Child SA per connection (a rekey's overlap,
+    // or both ends re-creating one at once); the connection names only the
+    // newest.
+    auto it = ike_handles.find({0, spi});
+    return it != ike_handles.end() && sa->Contains(it->second);
   }
   Status Resync(std::uint32_t /*spi*/) override {
     // The engine lost one SA it should hold: the whole table is suspect
