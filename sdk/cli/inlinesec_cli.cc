@@ -147,6 +147,12 @@ int main(int argc, char** argv) {
   fault->add_option("kind", fault_kind, "reset | reset-behind | flush | lose-child")->required();
   fault->add_flag("--json", as_json, "print as JSON");
   fault->callback([&chosen] { chosen = "fault"; });
+  CLI::App* ike = app.add_subcommand("ike", "act on the IKE stack (every matching SA)");
+  ike->add_option("action", fault_kind,
+                  "rekey-child | rekey-ike | delete-child | delete-ike | initiate")
+      ->required();
+  ike->add_flag("--json", as_json, "print as JSON");
+  ike->callback([&chosen] { chosen = "ike"; });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
