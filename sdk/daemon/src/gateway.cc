@@ -47,6 +47,9 @@ constexpr std::size_t kUdpHeader = 8;
 constexpr std::uint16_t kNatTPort = 4500;  // RFC 3948; the engine parses only this port
 constexpr std::size_t kBufBytes = 65536 + model::kTxHeadroom + model::kTxTailroom;
 constexpr int kMaxPacketsPerWakeup = 64;
+// After a lost Child SA is deleted at the peer, how long the peer gets to
+// re-create it (it does on a protected INVALID_SPI) before we do.
+constexpr Duration kRecreateWait = std::chrono::milliseconds(100);
 
 Status Errno(const std::string& what) {
   return Status(Code::kUnavailable, what + ": " + std::strerror(errno));
@@ -181,7 +184,7 @@ struct Gateway::Impl : public recovery::RecoveryHost,
   ~Impl() override {
     // IKE first: it may still remove Child SAs or send while it winds down.
     ike.reset();
-    for (TimerId id : {housekeeping_timer}) timers.Cancel(id);
+    for (TimerId id : {housekeeping_timer, recreate_timer}) timers.Cancel(id);
     for (int fd : {tun_fd, udp_fd, raw_fd, ike_fd}) {
       if (fd >= 0) {
         loop.Remove(fd);
@@ -221,6 +224,7 @@ struct Gateway::Impl : public recovery::RecoveryHost,
   Conn* ConnByPeer(const recovery::Peer& p);
   Status DoResync(const char* why);
   Status LoseChild();
+  void Recreate(const ike::ChildSaInfo& lost);
   void Log(const std::string& line);
   void Publish(const json& j);
 
@@ -264,15 +268,18 @@ struct Gateway::Impl : public recovery::RecoveryHost,
     if (!with_delete) return Status::Ok();
     // The SPI was ours and its inbound SA is lost while the IKE stack still
     // holds the Child SA: a peer that ignores INVALID_SPI (strongSwan does)
-    // honours a Delete, so delete the Child SA there too, then create it
-    // again because the connection wants it up. If the IKE stack already
-    // forgot the Child SA, no Delete can be sent (see docs/gateway.md).
+    // honours a Delete, so delete the Child SA there too. The connection
+    // wants it up: a peer that honours INVALID_SPI re-creates it itself,
+    // so only if none came up shortly after do we create it (one Child SA,
+    // not two). If the IKE stack already forgot the Child SA, no Delete can
+    // be sent (see docs/gateway.md).
     for (const ike::ChildSaInfo& c : ike->ChildSas()) {
       if (c.spi_in != spi) continue;
       INLINESEC_RETURN_IF_ERROR(ike->DeleteChild(c.id));
-      INLINESEC_RETURN_IF_ERROR(ike->CreateChild(c.ike_sa_id, c.child));
       Log("recovery: Child SA " + c.connection + "/" + c.child + " in " + Hex32(spi) +
-          " lost: Delete sent to " + recovery::PeerToString(p) + ", Child SA being re-created");
+          " lost: INVALID_SPI and Delete sent to " + recovery::PeerToString(p));
+      timers.Cancel(recreate_timer);
+      recreate_timer = timers.Arm(clock.Now() + kRecreateWait, [this, c] { Recreate(c); });
       break;
     }
     return Status::Ok();
@@ -373,6 +380,7 @@ struct Gateway::Impl : public recovery::RecoveryHost,
 
   DatapathCounters counters;
   TimerId housekeeping_timer = kNoTimer;
+  TimerId recreate_timer = kNoTimer;
   TimePoint next_seq_refresh{};
   // On-demand liveness: IKE Child SAs' counters sampled every stall/4.
   std::optional<recovery::TrafficWatch> watch;
@@ -661,6 +669,21 @@ Status Gateway::Impl::OpenSockets() {
     INLINESEC_RETURN_IF_ERROR(loop.Add(raw_fd, EPOLLIN, [this](std::uint32_t) { OnRaw(); }));
   }
   return Status::Ok();
+}
+
+// Runs kRecreateWait after a lost Child SA was deleted at the peer: if
+// no Child SA of that connection came up meanwhile, create one.
+void Gateway::Impl::Recreate(const ike::ChildSaInfo& lost) {
+  recreate_timer = kNoTimer;
+  for (const Conn& c : conns) {
+    if (c.cfg.name != lost.connection) continue;
+    if (c.in && sa->Contains(*c.in)) {
+      Log("recovery: " + lost.connection + "/" + lost.child + " re-created by the peer");
+      return;
+    }
+  }
+  Status st = ike->CreateChild(lost.ike_sa_id, lost.child);
+  Log("recovery: " + lost.connection + "/" + lost.child + " re-created by us: " + st.ToString());
 }
 
 // Fault "lose-child": the first IKE-keyed connection's inbound Child SA
