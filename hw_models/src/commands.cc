@@ -234,15 +234,19 @@ CmdStatus EngineCore::CheckEntry(const abi::SaEntry& e, std::uint32_t index) con
   return CmdStatus::kOk;
 }
 
-Result<std::unique_ptr<SaSlot>> EngineCore::BuildSlot(const abi::SaEntry& e,
-                                                      std::uint32_t index) const {
+Result<std::unique_ptr<SaSlot>> EngineCore::BuildSlot(const abi::SaEntry& e, std::uint32_t index) {
   auto slot = std::make_unique<SaSlot>();
   slot->index = index;
   slot->entry = e;
+  slot->spi = e.spi.get();
+  slot->ctl = e.ctl.get();
+  slot->cookie = e.cookie.get();
+  slot->limits =
+      SaLimits{e.soft_packets.get(), e.hard_packets.get(), e.soft_bytes.get(), e.hard_bytes.get()};
   const std::uint32_t crypto = e.crypto.get();
   const auto algo = static_cast<abi::Algo>(abi::sa_crypto::Algo::Get(crypto));
   const std::size_t key_len = abi::sa_crypto::KeyLen::Get(crypto);
-  auto aead = esp::Aead::Create(algo, std::span<const std::uint8_t>(e.key).first(key_len),
+  auto aead = esp::Aead::Create(ciphers_, algo, std::span<const std::uint8_t>(e.key).first(key_len),
                                 std::span<const std::uint8_t, esp::kSaltBytes>(e.salt));
   if (!aead.ok()) return aead.status();
   slot->aead.emplace(std::move(aead).value());

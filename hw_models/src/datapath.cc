@@ -16,6 +16,7 @@
 //    exception per refused packet).
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 
 #include "engine_impl.h"
@@ -49,31 +50,35 @@ void PacketAddresses(std::span<const std::uint8_t> pkt, ExceptionInfo& info) {
 
 bool Reached(std::uint64_t limit, std::uint64_t value) { return limit != 0 && value >= limit; }
 
-// The SA's four lifetime limits, read from the entry image once per packet.
-struct Limits {
-  std::uint64_t soft_packets, hard_packets, soft_bytes, hard_bytes;
-  explicit Limits(const abi::SaEntry& e)
-      : soft_packets(e.soft_packets.get()),
-        hard_packets(e.hard_packets.get()),
-        soft_bytes(e.soft_bytes.get()),
-        hard_bytes(e.hard_bytes.get()) {}
-  bool any() const { return (soft_packets | hard_packets | soft_bytes | hard_bytes) != 0; }
-  bool HardReached(const SaCounters& c) const {
-    return Reached(hard_packets, c.packets) || Reached(hard_bytes, c.bytes);
+bool HardReached(const SaLimits& l, const SaCounters& c) {
+  return Reached(l.hard_packets, c.packets) || Reached(l.hard_bytes, c.bytes);
+}
+
+// Stores a value into a little-endian ABI field: on a little-endian host the
+// bytes of `v` already are the field's bytes, so one store replaces the
+// byte-by-byte loop (which also keeps a later wide copy of the whole
+// structure from stalling on byte stores).
+template <typename T>
+void PutLe(abi::Le<T>& field, T v) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(field.b.data(), &v, sizeof(T));
+  } else {
+    field.set(v);
   }
-};
+}
 
 // Lifetime events after a packet was processed (SA events: Outbound 0,
 // addresses from the SA).
-void CheckLifetimes(EngineCore& e, SaSlot& s, const Limits& l) {
+void CheckLifetimes(EngineCore& e, SaSlot& s) {
+  const SaLimits& l = s.limits;
   if (!l.any()) return;
   const auto post = [&](ExqReason reason) {
     ExceptionInfo info;
     info.reason = reason;
-    info.spi = s.entry.spi.get();
+    info.spi = s.spi;
     info.sa_index = s.index;
     info.seq = s.CurrentSeq();
-    info.v6 = abi::sa_ctl::OuterV6::Get(s.entry.ctl.get()) != 0;
+    info.v6 = abi::sa_ctl::OuterV6::Get(s.ctl) != 0;
     info.src = s.entry.src;
     info.dst = s.entry.dst;
     (void)e.PostException(info);
@@ -83,7 +88,7 @@ void CheckLifetimes(EngineCore& e, SaSlot& s, const Limits& l) {
     s.state = abi::sa_state::SoftExpired::Set(s.state, 1);
     post(ExqReason::kSoftLifetime);
   }
-  if ((s.state & abi::sa_state::HardExpired::kMask) == 0 && l.HardReached(s.counters)) {
+  if ((s.state & abi::sa_state::HardExpired::kMask) == 0 && HardReached(l, s.counters)) {
     s.state = abi::sa_state::HardExpired::Set(s.state, 1);
     post(ExqReason::kHardLifetime);
   }
@@ -94,11 +99,11 @@ void CheckLifetimes(EngineCore& e, SaSlot& s, const Limits& l) {
 abi::RxMeta MakeRxMeta(std::uint32_t ctl, std::uint32_t sa_index, std::uint32_t spi,
                        std::uint64_t seq, std::uint64_t cookie) {
   abi::RxMeta m{};
-  m.sa_index.set(sa_index);
-  m.spi.set(spi);
-  m.ctl.set(ctl);
-  m.seq.set(seq);
-  m.cookie.set(cookie);
+  PutLe(m.sa_index, sa_index);
+  PutLe(m.spi, spi);
+  PutLe(m.ctl, ctl);
+  PutLe(m.seq, seq);
+  PutLe(m.cookie, cookie);
   return m;
 }
 
@@ -153,13 +158,12 @@ abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
   SaSlot* s = e.SlotAt(index);
   if (s == nullptr || s->inbound() || !s->aead) {
     sa_index = s == nullptr ? abi::kExqNoSa : index;
-    if (s != nullptr) spi = s->entry.spi.get();
+    if (s != nullptr) spi = s->spi;
     return fail(ExqReason::kTxNoSa, e.counters.tx_no_sa);
   }
-  spi = s->entry.spi.get();
+  spi = s->spi;
   seq_used = s->tx_seq;
-  const Limits limits(s->entry);
-  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || limits.HardReached(s->counters)) {
+  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(s->limits, s->counters)) {
     s->state = abi::sa_state::HardExpired::Set(s->state, 1);
     return fail(ExqReason::kHardLifetime, e.counters.lifetime_drops);
   }
@@ -181,7 +185,7 @@ abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
   s->counters.bytes += r.inner_len;
   ++e.counters.tx_packets;
   e.counters.tx_bytes += f.len;
-  CheckLifetimes(e, *s, limits);
+  CheckLifetimes(e, *s);
   return ExqReason::kNone;
 }
 
@@ -204,7 +208,11 @@ abi::RxMeta Engine::Receive(Frame& f) {
   // The snapshot is taken before decryption rewrites the payload in place.
   std::array<std::uint8_t, abi::kExqSnapBytes> snap;
   const std::size_t snap_len = std::min(pkt.size(), snap.size());
-  std::memcpy(snap.data(), pkt.data(), snap_len);
+  if (snap_len == snap.size()) {
+    std::memcpy(snap.data(), pkt.data(), snap.size());  // constant size: a few wide moves
+  } else {
+    std::memcpy(snap.data(), pkt.data(), snap_len);
+  }
 
   const std::uint16_t orig_len = ClampLen(f.len);
   std::uint32_t sa_index = abi::kExqNoSa;
@@ -240,16 +248,15 @@ abi::RxMeta Engine::Receive(Frame& f) {
   SaSlot* s = index == kNoSlot ? nullptr : e.SlotAt(index);
   if (s != nullptr) {
     sa_index = index;
-    cookie = s->entry.cookie.get();
+    cookie = s->cookie;
   }
   if (p.cls == esp::RxClass::kMalformed) return fail(ExqReason::kMalformed, e.counters.malformed);
   if (s == nullptr || !s->aead || !s->replay) return fail(ExqReason::kSpiMiss, e.counters.spi_miss);
   const bool tunnel =
-      abi::sa_ctl::Mode::Get(s->entry.ctl.get()) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
+      abi::sa_ctl::Mode::Get(s->ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
   ctl = abi::rx_ctl::Tunnel::Set(ctl, tunnel ? 1 : 0);
 
-  const Limits limits(s->entry);
-  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || limits.HardReached(s->counters)) {
+  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(s->limits, s->counters)) {
     s->state = abi::sa_state::HardExpired::Set(s->state, 1);
     return fail(ExqReason::kHardLifetime, e.counters.lifetime_drops);
   }
@@ -271,7 +278,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
 
   ++s->counters.packets;
   s->counters.bytes += r.inner_len;
-  CheckLifetimes(e, *s, limits);
+  CheckLifetimes(e, *s);
   ctl = abi::rx_ctl::Status::Set(ctl, static_cast<std::uint32_t>(abi::RxStatus::kDecrypted));
   ctl = abi::rx_ctl::NextHeader::Set(ctl, r.next_header);
   return MakeRxMeta(ctl, index, p.spi, seq, cookie);

@@ -49,6 +49,13 @@ struct SaCounters {
   std::uint64_t auth_fails = 0;    // inbound: ICV check failed
 };
 
+// An SA's four lifetime limits (0 = none), decoded from the entry image once
+// at write so the datapath does not re-assemble them per packet.
+struct SaLimits {
+  std::uint64_t soft_packets = 0, hard_packets = 0, soft_bytes = 0, hard_bytes = 0;
+  bool any() const { return (soft_packets | hard_packets | soft_bytes | hard_bytes) != 0; }
+};
+
 // One valid SA. Allocated when an entry is written (kWriteSa / batch) and
 // destroyed, with its key bytes wiped, when the entry is invalidated,
 // replaced, flushed or the engine resets. Empty table slots own no SaSlot.
@@ -62,6 +69,12 @@ struct SaSlot {
   // The SaEntry image exactly as the host wrote it (validated). seq in the
   // image is the value at write time; live sequence state is below.
   abi::SaEntry entry{};
+  // Fields of `entry` the datapath reads per packet, decoded at write (the
+  // image's Le fields are byte arrays).
+  std::uint32_t spi = 0;
+  std::uint32_t ctl = 0;  // abi::sa_ctl::*
+  std::uint64_t cookie = 0;
+  SaLimits limits;
   // Ready AEAD context (algorithm, key and salt of `entry`), built at write.
   std::optional<esp::Aead> aead;
   // Inbound SAs only: the anti-replay window built from sa_replay::Window,
@@ -75,9 +88,9 @@ struct SaSlot {
   std::uint32_t state = 0;  // abi::sa_state::* (SoftExpired, HardExpired, SeqOverflow)
 
   bool inbound() const {
-    return abi::sa_ctl::Dir::Get(entry.ctl.get()) == static_cast<std::uint32_t>(abi::Dir::kInbound);
+    return abi::sa_ctl::Dir::Get(ctl) == static_cast<std::uint32_t>(abi::Dir::kInbound);
   }
-  bool esn() const { return abi::sa_ctl::Esn::Get(entry.ctl.get()) != 0; }
+  bool esn() const { return abi::sa_ctl::Esn::Get(ctl) != 0; }
   // Current sequence number as abi::SaState::seq reports it.
   std::uint64_t CurrentSeq() const { return replay ? replay->top() : tx_seq; }
 };
@@ -270,7 +283,7 @@ class EngineCore {
   CmdOutcome ReadSa(const abi::CmdDesc& cmd);
   CmdOutcome ReadStats(const abi::CmdDesc& cmd);
   abi::CmdStatus CheckEntry(const abi::SaEntry& e, std::uint32_t index) const;
-  Result<std::unique_ptr<SaSlot>> BuildSlot(const abi::SaEntry& e, std::uint32_t index) const;
+  Result<std::unique_ptr<SaSlot>> BuildSlot(const abi::SaEntry& e, std::uint32_t index);
   void WriteCompletion(const abi::CmdDesc& cmd, const CmdOutcome& out);
 
   // engine.cc
@@ -281,6 +294,9 @@ class EngineCore {
   std::uint64_t CounterValue(std::size_t i) const;
   void UpdateCplStall();
 
+  // Fetched OpenSSL ciphers, one per algorithm for this engine's lifetime
+  // (an SA write only allocates and keys a context).
+  esp::CipherCache ciphers_;
   // Scratch for batches, reused so a batch allocates only SaSlots.
   std::vector<abi::SaWriteRecord> batch_records_;
   std::vector<std::uint32_t> batch_seen_;

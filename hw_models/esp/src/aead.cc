@@ -1,5 +1,6 @@
-// Aead: the per-SA AEAD context of the engine model. The cipher is fetched and
-// the key scheduled once, in Create(); each packet only sets the 12-byte nonce
+// Aead: the per-SA AEAD context of the engine model. The cipher is fetched once
+// per algorithm by the owner's CipherCache and the key scheduled once per SA,
+// in Create(); each packet only sets the 12-byte nonce
 // (salt || explicit IV), feeds the AAD and the payload, and reads or sets the
 // 16-byte tag, on the same EVP_CIPHER_CTX, so the datapath never allocates.
 // AES-GCM follows RFC 4106 and ChaCha20-Poly1305 follows RFC 7634; both use
@@ -31,34 +32,62 @@ struct Aead::State {
 
 namespace {
 
-const char* CipherName(abi::Algo algo, std::size_t key_len) {
+// Slot of CipherCache and OpenSSL name per supported (algorithm, key length).
+struct CipherId {
+  std::size_t slot;
+  const char* name;
+};
+
+bool Lookup(abi::Algo algo, std::size_t key_len, CipherId& id) {
   switch (algo) {
     case abi::Algo::kAesGcm128:
-      return key_len == 16 ? "AES-128-GCM" : nullptr;
+      id = {0, "AES-128-GCM"};
+      return key_len == 16;
     case abi::Algo::kAesGcm256:
-      return key_len == 32 ? "AES-256-GCM" : nullptr;
+      id = {1, "AES-256-GCM"};
+      return key_len == 32;
     case abi::Algo::kChaCha20Poly1305:
-      return key_len == 32 ? "ChaCha20-Poly1305" : nullptr;
+      id = {2, "ChaCha20-Poly1305"};
+      return key_len == 32;
     default:
-      return nullptr;
+      return false;
   }
 }
 
 }  // namespace
 
+CipherCache::~CipherCache() {
+  for (EVP_CIPHER* c : fetched_) EVP_CIPHER_free(c);
+}
+
+EVP_CIPHER* CipherCache::Get(abi::Algo algo, std::size_t key_len) {
+  CipherId id{};
+  if (!Lookup(algo, key_len, id)) return nullptr;
+  EVP_CIPHER*& c = fetched_[id.slot];
+  if (c == nullptr) c = EVP_CIPHER_fetch(nullptr, id.name, nullptr);
+  return c;
+}
+
 Result<Aead> Aead::Create(abi::Algo algo, std::span<const std::uint8_t> key,
                           std::span<const std::uint8_t, kSaltBytes> salt) {
-  const char* name = CipherName(algo, key.size());
-  if (name == nullptr) return Status(Code::kInvalidArgument, "unsupported algorithm or key length");
-  EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, name, nullptr);
+  CipherCache ciphers;
+  return Create(ciphers, algo, key, salt);
+}
+
+Result<Aead> Aead::Create(CipherCache& ciphers, abi::Algo algo, std::span<const std::uint8_t> key,
+                          std::span<const std::uint8_t, kSaltBytes> salt) {
+  CipherId id{};
+  if (!Lookup(algo, key.size(), id))
+    return Status(Code::kInvalidArgument, "unsupported algorithm or key length");
+  EVP_CIPHER* cipher = ciphers.Get(algo, key.size());
   if (cipher == nullptr) return Status(Code::kInternal, "OpenSSL cannot fetch the AEAD cipher");
   auto s = std::make_unique<State>();
   s->algo = algo;
   s->ctx = EVP_CIPHER_CTX_new();
-  bool ok = s->ctx != nullptr &&
-            EVP_CipherInit_ex2(s->ctx, cipher, key.data(), nullptr, 1, nullptr) == 1 &&
-            EVP_CIPHER_CTX_get_iv_length(s->ctx) == static_cast<int>(s->nonce.size());
-  EVP_CIPHER_free(cipher);  // the context keeps its own reference
+  // Every supported cipher has a 12-byte nonce (the cipher's default IV
+  // length), so the length is not queried per SA.
+  const bool ok =
+      s->ctx != nullptr && EVP_CipherInit_ex2(s->ctx, cipher, key.data(), nullptr, 1, nullptr) == 1;
   if (!ok) return Status(Code::kInternal, "OpenSSL AEAD key setup failed");
   std::memcpy(s->nonce.data(), salt.data(), kSaltBytes);
   return Aead(std::move(s));

@@ -1,13 +1,19 @@
 // Aead: one ready AEAD context per SA (cipher fetched and key scheduled once,
 // at SA write), used for every packet of that SA without allocation.
 // AES-GCM per RFC 4106 and ChaCha20-Poly1305 per RFC 7634: nonce = salt (4
-// bytes) || explicit IV (8 bytes), 16-byte tag.
+// bytes) || explicit IV (8 bytes), 16-byte tag. CipherCache holds the fetched
+// OpenSSL cipher of each algorithm for one owner (the engine), so that an SA
+// write only allocates and keys a context.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
+
+// OpenSSL's EVP_CIPHER, without including OpenSSL headers here.
+struct evp_cipher_st;
 
 #include "inlinesec/abi/regs.h"
 #include "inlinesec/common/status.h"
@@ -18,9 +24,34 @@ inline constexpr std::size_t kIvBytes = 8;
 inline constexpr std::size_t kSaltBytes = 4;
 inline constexpr std::size_t kIcvBytes = 16;
 
+// The fetched EVP_CIPHER of each supported algorithm, fetched on first use
+// and released with the cache. Owned by whoever creates Aeads in bulk (the
+// engine has one); not shared between threads.
+class CipherCache {
+ public:
+  CipherCache() = default;
+  CipherCache(const CipherCache&) = delete;
+  CipherCache& operator=(const CipherCache&) = delete;
+  ~CipherCache();
+
+  // The cipher for `algo` with a key of `key_len` bytes; nullptr if the pair
+  // is unsupported or OpenSSL cannot fetch it.
+  evp_cipher_st* Get(abi::Algo algo, std::size_t key_len);
+
+ private:
+  static constexpr std::size_t kSlots = 3;  // AES-GCM-128, AES-GCM-256, ChaCha20-Poly1305
+  std::array<evp_cipher_st*, kSlots> fetched_{};
+};
+
 class Aead {
  public:
   // key must be 16 or 32 bytes for AES-GCM-128/256, 32 for ChaCha20-Poly1305.
+  // The cipher comes from `ciphers` (fetched there once per algorithm).
+  [[nodiscard]] static Result<Aead> Create(CipherCache& ciphers, abi::Algo algo,
+                                           std::span<const std::uint8_t> key,
+                                           std::span<const std::uint8_t, kSaltBytes> salt);
+  // The same with a cache of its own (one fetch per call): for tests and
+  // one-off contexts.
   [[nodiscard]] static Result<Aead> Create(abi::Algo algo, std::span<const std::uint8_t> key,
                                            std::span<const std::uint8_t, kSaltBytes> salt);
   Aead(Aead&&) noexcept;
