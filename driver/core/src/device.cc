@@ -444,6 +444,11 @@ Status Device::ExecuteLocked(std::span<abi::CmdDesc> cmds, std::span<Completion>
     if (remaining != before) continue;
     (void)transport_->WaitIrq(std::min(options_.poll_interval, deadline - now));
   }
+  // Every command of this call has completed and no other call has commands
+  // outstanding (mu_): acknowledge the completion cause, so the interrupt
+  // line does not stay asserted after a synchronous command (a transport
+  // would otherwise signal its irq on every later access).
+  transport_->Write32(Off(Reg::kIrqCause), abi::irq::Cpl::kMask);
   return Status::Ok();
 }
 

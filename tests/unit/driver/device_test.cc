@@ -220,8 +220,13 @@ TEST(ModelTransport, ThreadedWaitIrqTimesOutThenWakes) {
   // Nothing pending: the line is low (reset acknowledged by the driver).
   EXPECT_EQ(t.WaitIrq(std::chrono::milliseconds(5)).code(), Code::kDeadlineExceeded);
   EXPECT_TRUE((*d)->Nop().ok());  // raises Cpl on the engine thread
-  // The driver acknowledges Cpl only when it sleeps; here it found the
-  // completion at once, so the line is still up.
+  // The driver acknowledges Cpl once all its commands have completed, so a
+  // synchronous command leaves the line low.
+  EXPECT_EQ(t.WaitIrq(std::chrono::milliseconds(5)).code(), Code::kDeadlineExceeded);
+  // A cause nobody acknowledges wakes the waiter: CTRL.Reset raises ResetDone
+  // (and clears the mask, so it is unmasked again).
+  t.Write32(abi::Off(abi::Reg::kCtrl), abi::ctrl::Reset::Set(0, 1));
+  t.Write32(abi::Off(abi::Reg::kIrqMask), abi::irq::kAll);
   EXPECT_TRUE(t.WaitIrq(std::chrono::milliseconds(500)).ok());
 }
 
