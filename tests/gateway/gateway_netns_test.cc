@@ -149,6 +149,7 @@ class GatewayPair : public ::testing::Test {
     json c = {{"device", "model:capacity=65536"},
               {"control_socket", s.socket},
               {"allow_faults", true},
+              {"raw_esp", raw_esp_},
               {"local_address", local},
               {"tun", {{"name", "isec0"}, {"address", tun}}},
               {"housekeeping_ms", 20},
@@ -156,6 +157,7 @@ class GatewayPair : public ::testing::Test {
                {{{"name", "peer"},
                  {"peer", peer},
                  {"static_peer", true},
+                 {"encap", raw_esp_ ? "esp" : "udp"},
                  {"local_ts", {lts}},
                  {"remote_ts", {rts}},
                  {"manual",
@@ -181,6 +183,16 @@ class GatewayPair : public ::testing::Test {
 
   std::string dir_;
   Side a_, b_;
+  bool raw_esp_ = false;  // plain ESP (IP protocol 50) instead of ESP in UDP
+};
+
+// The same pair, carrying plain ESP (IP protocol 50) on a raw socket.
+class GatewayPairRawEsp : public GatewayPair {
+ protected:
+  void SetUp() override {
+    raw_esp_ = true;
+    GatewayPair::SetUp();
+  }
 };
 
 // A one-way UDP stream B -> A through the tunnel: each datagram carries its
@@ -282,6 +294,21 @@ TEST_F(GatewayPair, PingBothWaysThroughBothModels) {
   for (const json& sa : sas["child_sas"]) EXPECT_GE(sa["packets"].get<std::uint64_t>(), 6u);
   const json regs = Query(a_, "regs");
   EXPECT_FALSE(regs["registers"].empty());
+}
+
+TEST_F(GatewayPairRawEsp, PingBothWaysAsPlainEsp) {
+  std::string out;
+  EXPECT_EQ(a_.ns.Run({"ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.2.254"}, &out), 0) << out;
+  EXPECT_EQ(b_.ns.Run({"ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.1.254"}, &out), 0) << out;
+  const json ca = Query(a_, "counters"), cb = Query(b_, "counters");
+  EXPECT_GE(ca["datapath"]["tx_esp"].get<std::uint64_t>(), 6u);
+  EXPECT_GE(ca["datapath"]["rx_decrypted"].get<std::uint64_t>(), 6u);
+  EXPECT_GE(cb["datapath"]["rx_decrypted"].get<std::uint64_t>(), 6u);
+  // Every ESP packet arrived on the protocol-50 socket, none on UDP 4500.
+  EXPECT_GE(ca["datapath"]["rx_raw"].get<std::uint64_t>(), 6u);
+  EXPECT_EQ(ca["datapath"]["rx_udp"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(cb["datapath"]["rx_udp"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(Query(a_, "status")["connections"][0]["encap"], "esp");
 }
 
 TEST_F(GatewayPair, EngineResetIsRestoredByResyncWithoutIke) {
