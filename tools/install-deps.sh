@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package inlinesec needs to build, test and
 # benchmark. README and .ci/run both call this; nothing is installed by hand.
-# Usage: tools/install-deps.sh [--no-update]
+# Usage: tools/install-deps.sh [--no-update | --list]
+#   --list prints the package names, one per line, and installs nothing.
 set -euo pipefail
 
 packages=(
@@ -18,6 +19,11 @@ packages=(
   strongswan-charon strongswan-swanctl libcharon-extra-plugins iputils-ping
   libstrongswan-standard-plugins iproute2 tshark python3-scapy
 )
+
+if [[ "${1:-}" == "--list" ]]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
   SUDO=sudo
