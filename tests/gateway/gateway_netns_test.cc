@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "gateway_test_util.h"
 #include "inlinesec/gateway/control.h"
 #include "netns.h"
 #include "process.h"
@@ -167,11 +168,6 @@ class GatewayPair : public ::testing::Test {
                    {"key_in", key_in},
                    {"key_out", key_out}}}}}}};
     std::ofstream(s.config) << c.dump(2);
-  }
-
-  static std::string Slurp(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
   json Query(const Side& s, const char* cmd) {

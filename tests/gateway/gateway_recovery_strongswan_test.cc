@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 
+#include "gateway_test_util.h"
 #include "inlinesec/gateway/control.h"
 #include "netns.h"
 #include "process.h"
@@ -35,37 +36,7 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using SteadyClock = std::chrono::steady_clock;
 namespace t = inlinesec::testing;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-json Query(const std::string& socket, const char* cmd) {
-  Result<ControlReply> r = ControlCall(socket, {cmd, ""});
-  if (!r.ok() || !r->ok) return json::object();
-  return json::parse(r->data_json, nullptr, /*allow_exceptions=*/false);
-}
-
-std::uint64_t Num(const json& j, const char* section, const char* key) {
-  if (!j.contains(section) || !j[section].contains(key)) return 0;
-  return j[section][key].get<std::uint64_t>();
-}
-
-double MsSince(SteadyClock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
-}
-
-// Removes a directory however the test ends.
-struct DirGuard {
-  std::string path;
-  ~DirGuard() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 // One gateway namespace (192.168.79.1, 10.1.0.0/24 behind it) and one
 // strongSwan namespace (192.168.79.2, 10.2.0.1), IKE over PSK. Members are

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "gateway_test_util.h"
 #include "inlinesec/gateway/control.h"
 #include "netns.h"
 #include "process.h"
@@ -27,11 +28,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 namespace t = inlinesec::testing;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // How many IKE datagrams charon logged as received or sent (its "net"
 // lines at level 1; the log is flushed per line).
 int CharonIkePackets(const std::string& log_path) {
@@ -41,12 +37,6 @@ int CharonIkePackets(const std::string& log_path) {
     for (std::size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
   }
   return n;
-}
-
-json Query(const std::string& socket, const char* cmd) {
-  Result<ControlReply> r = ControlCall(socket, {cmd, ""});
-  if (!r.ok() || !r->ok) return json::object();
-  return json::parse(r->data_json);
 }
 
 TEST(GatewayStrongswan, IkeTunnelUpAndPingBothWays) {
