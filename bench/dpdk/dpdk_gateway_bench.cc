@@ -145,25 +145,11 @@ bool NewGateway(bool encrypt_side, std::uint16_t prot, std::uint16_t unprot,
 }
 
 void Bring(World& w) {
-  const std::string prefix = "--file-prefix=inlinesec-gwb-" + std::to_string(::getpid());
-  std::vector<std::string> args = {"dpdk_gateway_bench",
-                                   "--no-huge",
-                                   "-m",
-                                   "1024",
-                                   "--no-pci",
-                                   "-l",
-                                   "0",
-                                   "--no-shconf",
-                                   prefix,
-                                   "--vdev=crypto_openssl",
-                                   "--log-level=lib.eal:error",
-                                   "--log-level=pmd.*:error"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-    w.why = "rte_eal_init failed: " + std::string(rte_strerror(rte_errno));
-    return;
-  }
+  dpdk_ref::EalOptions eal;
+  eal.program = "dpdk_gateway_bench";
+  eal.tag = "gwb";
+  eal.vdevs = {"crypto_openssl"};
+  if (!dpdk_ref::StartEal(eal, w.why)) return;
   w.mbufs = rte_pktmbuf_pool_create("gwb_mbufs", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
   if (w.mbufs == nullptr || !MakeWire("bh", w.host) || !MakeWire("bl", w.link) ||
       !MakeWire("bb", w.back)) {

@@ -8,10 +8,9 @@ if(INLINESEC_WITH_DPDK AND TARGET inlinesec_dpdk
   if(nlohmann_json_FOUND)
     inlinesec_test(dpdk_gateway_interop_test interop
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/dpdk_gateway_test.cc
-              ${CMAKE_CURRENT_LIST_DIR}/dpdk_libipsec_ref.cc
-      LIBS inlinesec_dpdk_gateway inlinesec::dpdk PkgConfig::DPDK rte_net_ring rte_bus_vdev)
+      LIBS inlinesec_dpdk_gateway inlinesec::dpdk inlinesec_test_dpdk rte_net_ring rte_bus_vdev)
     target_include_directories(dpdk_gateway_interop_test PRIVATE
-      ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/examples/dpdk_gateway)
+      ${PROJECT_SOURCE_DIR}/examples/dpdk_gateway)
   endif()
 endif()
 

@@ -70,25 +70,11 @@ class EalEnvironment : public ::testing::Environment {
     // TAP ports appear as kernel interfaces: keep them in a namespace of
     // this process (needs root; the TAP test skips without it).
     e.netns = ::unshare(CLONE_NEWNET) == 0;
-    const std::string prefix = "--file-prefix=inlinesec-gw-" + std::to_string(::getpid());
-    std::vector<std::string> args = {"dpdk_gateway_test",
-                                     "--no-huge",
-                                     "-m",
-                                     "1024",
-                                     "--no-pci",
-                                     "-l",
-                                     "0",
-                                     "--no-shconf",
-                                     prefix,
-                                     "--vdev=crypto_openssl",
-                                     "--log-level=lib.eal:error",
-                                     "--log-level=pmd.*:error"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-      e.why = "rte_eal_init failed: " + std::string(rte_strerror(rte_errno));
-      return;
-    }
+    dpdk_ref::EalOptions eal;
+    eal.program = "dpdk_gateway_test";
+    eal.tag = "gw";
+    eal.vdevs = {"crypto_openssl"};
+    if (!dpdk_ref::StartEal(eal, e.why)) return;
     e.mbufs = rte_pktmbuf_pool_create("gw_test_mbufs", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     if (e.mbufs == nullptr) {
       e.why = "cannot create the mbuf pool";

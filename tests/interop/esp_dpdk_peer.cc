@@ -11,34 +11,24 @@
 
 #include <netinet/in.h>
 #include <rte_cryptodev.h>
-#include <rte_eal.h>
-#include <rte_errno.h>
 #include <rte_ipsec.h>
 #include <rte_ipsec_sa.h>
-#include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <mutex>
 
 namespace inlinesec::esp_interop {
 
 namespace {
 
-constexpr std::uint16_t kIvOffset = sizeof(rte_crypto_op) + sizeof(rte_crypto_sym_op);
-
 struct DpdkEnv {
   bool ok = false;
   std::string why;
-  std::uint8_t dev = 0;
+  dpdk_ref::CryptoDev crypto;
   rte_mempool* mbufs = nullptr;
-  rte_mempool* ops = nullptr;
-  rte_mempool* sessions = nullptr;
 };
 
 DpdkEnv& Env() {
@@ -47,70 +37,24 @@ DpdkEnv& Env() {
 }
 
 void Bring(DpdkEnv& env) {
-  const std::string prefix = "--file-prefix=inlinesec-esp-" + std::to_string(::getpid());
-  std::vector<std::string> args = {"inlinesec-esp-dpdk",
-                                   "--no-huge",
-                                   "-m",
-                                   "1024",
-                                   "--no-pci",
-                                   "-l",
-                                   "0",
-                                   "--vdev=crypto_openssl",
-                                   "--log-level=lib.eal:error",
-                                   "--no-shconf",
-                                   prefix};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-    env.why = "rte_eal_init failed: " + std::string(rte_strerror(rte_errno));
-    return;
-  }
-  const int dev = rte_cryptodev_get_dev_id("crypto_openssl");
-  if (dev < 0) {
-    env.why = "no crypto_openssl cryptodev (librte_crypto_openssl missing?)";
-    return;
-  }
-  env.dev = static_cast<std::uint8_t>(dev);
-  const int socket = rte_cryptodev_socket_id(env.dev);
-  const int sock = socket < 0 ? 0 : socket;
-  const unsigned sess_size = rte_cryptodev_sym_get_private_session_size(env.dev);
-  env.sessions = rte_cryptodev_sym_session_pool_create("esp_sess", 256, sess_size, 0, 0, sock);
-  env.ops = rte_crypto_op_pool_create("esp_ops", RTE_CRYPTO_OP_TYPE_SYMMETRIC, 256, 0, 64, sock);
-  env.mbufs = rte_pktmbuf_pool_create("esp_mbufs", 256, 0, 0, 4096 + RTE_PKTMBUF_HEADROOM, sock);
-  if (env.sessions == nullptr || env.ops == nullptr || env.mbufs == nullptr) {
-    env.why = "cannot create DPDK mempools";
-    return;
-  }
-  rte_cryptodev_config conf{};
-  conf.socket_id = sock;
-  conf.nb_queue_pairs = 1;
-  rte_cryptodev_qp_conf qp{};
-  qp.nb_descriptors = 128;
-  qp.mp_session = env.sessions;
-  if (rte_cryptodev_configure(env.dev, &conf) != 0 ||
-      rte_cryptodev_queue_pair_setup(env.dev, 0, &qp, sock) != 0 ||
-      rte_cryptodev_start(env.dev) != 0) {
-    env.why = "cannot configure/start the crypto_openssl cryptodev";
+  dpdk_ref::EalOptions eal;
+  eal.program = "inlinesec-esp-dpdk";
+  eal.tag = "esp";
+  eal.vdevs = {"crypto_openssl"};
+  if (!dpdk_ref::StartEal(eal, env.why)) return;
+  if (!dpdk_ref::OpenCryptoDev("crypto_openssl", env.crypto, env.why, {256, 256, 128})) return;
+  env.mbufs = rte_pktmbuf_pool_create("esp_mbufs", 256, 0, 0, 4096 + RTE_PKTMBUF_HEADROOM, 0);
+  if (env.mbufs == nullptr) {
+    env.why = "cannot create the mbuf pool";
     return;
   }
   env.ok = true;
-  // EAL keeps a runtime directory (/var/run/dpdk/<prefix>) even with
-  // --no-shconf; remove it, and release EAL, when the test process exits.
-  std::atexit([] {
-    const std::string dir = rte_eal_get_runtime_dir();
-    rte_cryptodev_stop(Env().dev);
-    rte_eal_cleanup();
-    std::error_code ec;
-    if (dir.find("inlinesec-esp-") != std::string::npos) std::filesystem::remove_all(dir, ec);
-  });
 }
 
 rte_crypto_aead_algorithm AeadOf(abi::Algo a) {
   return a == abi::Algo::kChaCha20Poly1305 ? RTE_CRYPTO_AEAD_CHACHA20_POLY1305
                                            : RTE_CRYPTO_AEAD_AES_GCM;
 }
-
-rte_ipsec_session* Ss(unsigned char* p) { return reinterpret_cast<rte_ipsec_session*>(p); }
 
 }  // namespace
 
@@ -125,34 +69,21 @@ bool DpdkSupports(abi::Algo algo) {
   rte_cryptodev_sym_capability_idx idx{};
   idx.type = RTE_CRYPTO_SYM_XFORM_AEAD;
   idx.algo.aead = AeadOf(algo);
-  const auto* cap = rte_cryptodev_sym_capability_get(Env().dev, &idx);
+  const auto* cap = rte_cryptodev_sym_capability_get(Env().crypto.id, &idx);
   return cap != nullptr &&
          rte_cryptodev_sym_capability_check_aead(
              cap, static_cast<std::uint16_t>(esp_test::KeyLen(algo)), 16, 8, 12) == 0;
 }
 
-DpdkSa::~DpdkSa() {
-  if (session_ != nullptr) rte_cryptodev_sym_session_free(Env().dev, session_);
-  rte_free(sa_);
-}
-
 bool DpdkSa::Init(const esp_test::SaSpec& spec, bool inner_v6, std::string& err) {
-  DpdkEnv& env = Env();
   const abi::SaEntry e = esp_test::MakeSa(spec);
   outbound_ = spec.dir == abi::Dir::kOutbound;
   udp_ = spec.udp;
   const bool tunnel = spec.mode == abi::Mode::kTunnel;
 
-  rte_crypto_sym_xform x{};
-  x.type = RTE_CRYPTO_SYM_XFORM_AEAD;
-  x.aead.op = outbound_ ? RTE_CRYPTO_AEAD_OP_ENCRYPT : RTE_CRYPTO_AEAD_OP_DECRYPT;
-  x.aead.algo = AeadOf(spec.algo);
-  x.aead.key.data = e.key.data();
-  x.aead.key.length = static_cast<std::uint16_t>(esp_test::KeyLen(spec.algo));
-  x.aead.iv.offset = kIvOffset;
-  x.aead.iv.length = 12;
-  x.aead.digest_length = 16;
-  x.aead.aad_length = spec.esn ? 12 : 8;
+  rte_crypto_sym_xform x = dpdk_ref::AeadXform(
+      outbound_, spec.algo == abi::Algo::kChaCha20Poly1305,
+      std::span<const std::uint8_t>(e.key.data(), esp_test::KeyLen(spec.algo)), spec.esn ? 12 : 8);
 
   rte_ipsec_sa_prm prm{};
   prm.crypto_xform = &x;
@@ -199,33 +130,7 @@ bool DpdkSa::Init(const esp_test::SaSpec& spec, bool inner_v6, std::string& err)
     // lib/ipsec reads the packets' IP version from trs.proto (IPIP = IPv4).
     prm.trs.proto = inner_v6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
   }
-  const int size = rte_ipsec_sa_size(&prm);
-  if (size < 0) {
-    err = "rte_ipsec_sa_size refused the SA: " + std::to_string(size);
-    return false;
-  }
-  sa_ = rte_zmalloc("esp_sa", static_cast<std::size_t>(size), RTE_CACHE_LINE_SIZE);
-  const int rc =
-      rte_ipsec_sa_init(static_cast<rte_ipsec_sa*>(sa_), &prm, static_cast<std::uint32_t>(size));
-  if (rc < 0) {
-    err = "rte_ipsec_sa_init failed: " + std::to_string(rc);
-    return false;
-  }
-  session_ = rte_cryptodev_sym_session_create(env.dev, &x, env.sessions);
-  if (session_ == nullptr) {
-    err = "rte_cryptodev_sym_session_create failed";
-    return false;
-  }
-  rte_ipsec_session* ss = Ss(ss_);
-  ss->sa = static_cast<rte_ipsec_sa*>(sa_);
-  ss->type = RTE_SECURITY_ACTION_TYPE_NONE;
-  ss->crypto.ses = static_cast<rte_cryptodev_sym_session*>(session_);
-  ss->crypto.dev_id = env.dev;
-  if (rte_ipsec_session_prepare(ss) != 0) {
-    err = "rte_ipsec_session_prepare failed";
-    return false;
-  }
-  return true;
+  return session_.Init(Env().crypto, prm, err);
 }
 
 bool DpdkSa::Process(const esp_test::Bytes& in, esp_test::Bytes& out, std::string& err) {
@@ -242,18 +147,18 @@ bool DpdkSa::Process(const esp_test::Bytes& in, esp_test::Bytes& out, std::strin
   mb->l3_len = v6 ? 40 : static_cast<std::uint16_t>((in[0] & 0x0F) * 4);
   mb->packet_type = v6 ? RTE_PTYPE_L3_IPV6 : RTE_PTYPE_L3_IPV4;
   if (!outbound_ && udp_) mb->l3_len = static_cast<std::uint16_t>(mb->l3_len + 8);  // NAT-T
-  rte_crypto_op* cop = rte_crypto_op_alloc(env.ops, RTE_CRYPTO_OP_TYPE_SYMMETRIC);
-  rte_ipsec_session* ss = Ss(ss_);
+  rte_crypto_op* cop = rte_crypto_op_alloc(env.crypto.ops, RTE_CRYPTO_OP_TYPE_SYMMETRIC);
+  rte_ipsec_session* ss = session_.get();
   bool ok = false;
   if (cop == nullptr) {
     err = "crypto op pool empty";
   } else if (rte_ipsec_pkt_crypto_prepare(ss, &mb, &cop, 1) != 1) {
     err = "rte_ipsec_pkt_crypto_prepare refused the packet";
-  } else if (rte_cryptodev_enqueue_burst(env.dev, 0, &cop, 1) != 1) {
+  } else if (rte_cryptodev_enqueue_burst(env.crypto.id, 0, &cop, 1) != 1) {
     err = "cryptodev enqueue failed";
   } else {
     rte_crypto_op* done = nullptr;
-    while (rte_cryptodev_dequeue_burst(env.dev, 0, &done, 1) == 0) {
+    while (rte_cryptodev_dequeue_burst(env.crypto.id, 0, &done, 1) == 0) {
     }
     mb->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD;
     if (done->status != RTE_CRYPTO_OP_STATUS_SUCCESS) {

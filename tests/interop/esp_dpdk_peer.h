@@ -2,13 +2,14 @@
 // EAL (no hugepages, no PCI, one lcore), the crypto_openssl virtual
 // cryptodev, and one rte_ipsec SA per direction in lookaside-none mode
 // (rte_ipsec_pkt_crypto_prepare -> cryptodev -> rte_ipsec_pkt_process), as
-// DPDK's ipsec-secgw runs it. This file is the only one that includes DPDK
-// headers for the ESP tests.
+// DPDK's ipsec-secgw runs it. EAL, the cryptodev and the rte_ipsec session come
+// from tests/support/dpdk.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "dpdk_libipsec_ref.h"
 #include "esp_harness.h"
 
 namespace inlinesec::esp_interop {
@@ -22,7 +23,6 @@ bool DpdkSupports(abi::Algo algo);
 class DpdkSa {
  public:
   DpdkSa() = default;
-  ~DpdkSa();
   DpdkSa(const DpdkSa&) = delete;
   DpdkSa& operator=(const DpdkSa&) = delete;
 
@@ -37,9 +37,7 @@ class DpdkSa {
  private:
   bool outbound_ = false;
   bool udp_ = false;
-  void* session_ = nullptr;
-  void* sa_ = nullptr;
-  alignas(64) unsigned char ss_[256] = {};  // struct rte_ipsec_session
+  dpdk_ref::IpsecSession session_;
 };
 
 }  // namespace inlinesec::esp_interop

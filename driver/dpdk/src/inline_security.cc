@@ -241,14 +241,6 @@ int InlineSecurity::Fail(Status st) {
   return -err;
 }
 
-void InlineSecurity::AckCompletions() {
-  // Device waits for its completions synchronously and leaves the
-  // completion cause set once it returns; acknowledge it (W1C) so the
-  // interrupt line drops and the datapath does not signal the irq fd on
-  // every burst (one syscall per burst otherwise).
-  device_->Poke(static_cast<abi::RegOffset>(abi::Reg::kIrqCause), abi::irq::Cpl::kMask);
-}
-
 const SessionInfo* InlineSecurity::Session(void* sess) const {
   if (sess == nullptr) return nullptr;
   const SessionInfo* info = Priv(sess);
@@ -260,7 +252,6 @@ int InlineSecurity::OpSessionCreate(rte_security_session_conf* conf, void* sess)
   Result<sdk::SaDescription> desc = DescriptionFromConf(*conf, device_->caps());
   if (!desc.ok()) return Fail(desc.status());
   Result<sdk::SaHandle> h = sas_->Add(*desc);
-  AckCompletions();
   if (!h.ok()) return Fail(h.status());
   SessionInfo* info = Priv(sess);
   *info = SessionInfo{*h, desc->direction == sdk::SaDirection::kInbound, desc->cookie};
@@ -279,7 +270,6 @@ int InlineSecurity::OpSessionUpdate(void* sess, rte_security_session_conf* conf)
   if (!desc.ok()) return Fail(desc.status());
   if (desc->direction == sdk::SaDirection::kInbound && desc->spi == 0) desc->spi = info->handle.spi;
   Status st = sas_->Update(info->handle, *desc);
-  AckCompletions();
   if (!st.ok()) return Fail(std::move(st));
   info->userdata = desc->cookie;
   rte_security_session_opaque_data_set(sess, desc->cookie);
@@ -295,7 +285,6 @@ int InlineSecurity::OpSessionDestroy(void* sess) {
                                                               std::memory_order_relaxed);
   }
   Status st = sas_->Delete(info->handle);
-  AckCompletions();
   // An SA the manager no longer holds is gone already: the session may go.
   if (!st.ok() && st.code() != Code::kNotFound) return Fail(std::move(st));
   *info = SessionInfo{};
@@ -307,7 +296,6 @@ int InlineSecurity::OpStatsGet(void* sess, rte_security_stats* stats) {
   if (stats == nullptr) return Fail(Status(Code::kInvalidArgument, "rte_security: stats is NULL"));
   const SessionInfo* info = Priv(sess);
   Result<sdk::SaCounters> c = sas_->ReadCounters(info->handle);
-  AckCompletions();
   if (!c.ok()) return Fail(c.status());
   *stats = rte_security_stats{};
   stats->protocol = RTE_SECURITY_PROTOCOL_IPSEC;
@@ -363,7 +351,6 @@ void InlineSecurity::OnSaEvent(const sdk::SaEvent& e) {
 Result<std::size_t> InlineSecurity::PollEvents() {
   if (own_timers_ != nullptr) own_timers_->RunDue();
   Result<std::size_t> r = events_->PollAndDispatch();
-  AckCompletions();  // lifetime events read counters
   return r;
 }
 

@@ -136,6 +136,21 @@ TEST(Device, EpochChangeIsDetectedAndCommandsRefusedUntilReset) {
   EXPECT_TRUE(dev.Nop().ok());
 }
 
+TEST(Device, SynchronousCommandLeavesNoCompletionCauseAsserted) {
+  // Callers above the driver (rte_security glue, the daemon's epoll loop)
+  // rely on this: a completed synchronous command must not leave the
+  // completion interrupt asserted, or every later irq wait wakes at once.
+  SystemClock clock;
+  auto d = Device::Attach(Model(clock), clock);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  Device& dev = **d;
+  const abi::RegOffset cause = abi::Off(abi::Reg::kIrqCause);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(dev.Nop().ok());
+    EXPECT_EQ(dev.Peek(cause) & abi::irq::Cpl::kMask, 0u) << "after command " << i;
+  }
+}
+
 TEST(Device, FatalEngineFailsCommandsFastInsteadOfTimingOut) {
   SystemClock clock;
   auto lying =

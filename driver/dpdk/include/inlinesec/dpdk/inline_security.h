@@ -173,7 +173,6 @@ class InlineSecurity {
   Status Init(const InlineSecurityOptions& options);
   void BuildCapabilities();
   int Fail(Status st);
-  void AckCompletions();
   void OnSaEvent(const sdk::SaEvent& e);
   bool InboundOne(model::Engine& engine, rte_mbuf* m);
   bool OutboundOne(model::Engine& engine, rte_mbuf* m);

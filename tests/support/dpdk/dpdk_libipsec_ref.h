@@ -3,7 +3,9 @@
 // in lookaside-none mode over a software cryptodev (crypto_openssl or
 // crypto_ipsec_mb), processing bursts of IP-level mbufs (no L2) with
 // prepare -> enqueue -> dequeue -> group -> process, as ipsec-secgw does.
-// Only IPv4 tunnel-mode AEAD SAs: what the gateway tests need.
+// LibIpsecSa covers IPv4 tunnel-mode AEAD SAs (what the gateway tests and
+// bench/dpdk need); IpsecSession and AeadXform serve any SA shape
+// (tests/interop/esp_dpdk_peer.cc builds the others).
 #pragma once
 
 #include <rte_cryptodev.h>
@@ -15,18 +17,38 @@
 #include <span>
 #include <string>
 
+#include "dpdk_eal.h"
+
+struct rte_ipsec_sa_prm;
+struct rte_ipsec_session;
+
 namespace inlinesec::dpdk_ref {
 
-// A started software cryptodev with its session and op pools.
-struct CryptoDev {
-  std::uint8_t id = 0;
-  rte_mempool* sessions = nullptr;
-  rte_mempool* ops = nullptr;
-};
+// The AEAD transform of an ESP SA (12-byte nonce after the crypto op, 16-byte
+// ICV); `aad_len` is 8, or 12 with ESN.
+rte_crypto_sym_xform AeadXform(bool encrypt, bool chacha, std::span<const std::uint8_t> key,
+                               std::uint16_t aad_len);
 
-// Finds the cryptodev named `name` (a --vdev given to EAL) and starts it
-// with one queue pair. False (with a reason) if absent or it fails.
-bool OpenCryptoDev(const std::string& name, CryptoDev& dev, std::string& why);
+// One rte_ipsec SA and its cryptodev session, prepared for the
+// lookaside-none path. Frees both when destroyed.
+class IpsecSession {
+ public:
+  IpsecSession() = default;
+  ~IpsecSession();
+  IpsecSession(const IpsecSession&) = delete;
+  IpsecSession& operator=(const IpsecSession&) = delete;
+
+  // `prm.crypto_xform` must point at the SA's transform. False (with the
+  // reason) if lib/ipsec or the cryptodev refuses the SA.
+  bool Init(const CryptoDev& dev, rte_ipsec_sa_prm& prm, std::string& err);
+  rte_ipsec_session* get() { return reinterpret_cast<rte_ipsec_session*>(ss_); }
+
+ private:
+  std::uint8_t dev_id_ = 0;
+  void* session_ = nullptr;
+  void* sa_ = nullptr;
+  alignas(64) unsigned char ss_[256] = {};  // struct rte_ipsec_session
+};
 
 struct RefSaParams {
   bool outbound = true;
@@ -45,7 +67,6 @@ struct RefSaParams {
 class LibIpsecSa {
  public:
   LibIpsecSa() = default;
-  ~LibIpsecSa();
   LibIpsecSa(const LibIpsecSa&) = delete;
   LibIpsecSa& operator=(const LibIpsecSa&) = delete;
 
@@ -57,9 +78,7 @@ class LibIpsecSa {
  private:
   CryptoDev dev_;
   bool outbound_ = true;
-  void* session_ = nullptr;
-  void* sa_ = nullptr;
-  alignas(64) unsigned char ss_[256] = {};  // struct rte_ipsec_session
+  IpsecSession session_;
 };
 
 }  // namespace inlinesec::dpdk_ref

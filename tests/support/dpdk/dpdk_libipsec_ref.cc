@@ -20,58 +20,67 @@ namespace {
 constexpr std::uint16_t kIvOffset = sizeof(rte_crypto_op) + sizeof(rte_crypto_sym_op);
 constexpr std::uint16_t kMaxBurst = 64;
 
-rte_ipsec_session* Ss(unsigned char* p) { return reinterpret_cast<rte_ipsec_session*>(p); }
-
 }  // namespace
 
-bool OpenCryptoDev(const std::string& name, CryptoDev& dev, std::string& why) {
-  const int id = rte_cryptodev_get_dev_id(name.c_str());
-  if (id < 0) {
-    why = "no cryptodev " + name + " (vdev missing or its PMD not installed)";
+rte_crypto_sym_xform AeadXform(bool encrypt, bool chacha, std::span<const std::uint8_t> key,
+                               std::uint16_t aad_len) {
+  rte_crypto_sym_xform x{};
+  x.type = RTE_CRYPTO_SYM_XFORM_AEAD;
+  x.aead.op = encrypt ? RTE_CRYPTO_AEAD_OP_ENCRYPT : RTE_CRYPTO_AEAD_OP_DECRYPT;
+  x.aead.algo = chacha ? RTE_CRYPTO_AEAD_CHACHA20_POLY1305 : RTE_CRYPTO_AEAD_AES_GCM;
+  x.aead.key.data = key.data();
+  x.aead.key.length = static_cast<std::uint16_t>(key.size());
+  x.aead.iv.offset = kIvOffset;
+  x.aead.iv.length = 12;
+  x.aead.digest_length = 16;
+  x.aead.aad_length = aad_len;
+  return x;
+}
+
+IpsecSession::~IpsecSession() {
+  if (session_ != nullptr) rte_cryptodev_sym_session_free(dev_id_, session_);
+  rte_free(sa_);
+}
+
+bool IpsecSession::Init(const CryptoDev& dev, rte_ipsec_sa_prm& prm, std::string& err) {
+  dev_id_ = dev.id;
+  const int size = rte_ipsec_sa_size(&prm);
+  if (size < 0) {
+    err = "rte_ipsec_sa_size refused the SA: " + std::to_string(size);
     return false;
   }
-  dev.id = static_cast<std::uint8_t>(id);
-  const unsigned sess_size = rte_cryptodev_sym_get_private_session_size(dev.id);
-  const std::string sp = "ref_sess_" + name;
-  const std::string op = "ref_ops_" + name;
-  dev.sessions = rte_cryptodev_sym_session_pool_create(sp.c_str(), 64, sess_size, 0, 0, 0);
-  dev.ops = rte_crypto_op_pool_create(op.c_str(), RTE_CRYPTO_OP_TYPE_SYMMETRIC, 1024, 0, 64, 0);
-  if (dev.sessions == nullptr || dev.ops == nullptr) {
-    why = "cannot create cryptodev pools for " + name;
+  sa_ = rte_zmalloc("ref_sa", static_cast<std::size_t>(size), RTE_CACHE_LINE_SIZE);
+  if (sa_ == nullptr) {
+    err = "rte_zmalloc failed for the rte_ipsec SA";
     return false;
   }
-  rte_cryptodev_config conf{};
-  conf.socket_id = 0;
-  conf.nb_queue_pairs = 1;
-  rte_cryptodev_qp_conf qp{};
-  qp.nb_descriptors = 512;
-  qp.mp_session = dev.sessions;
-  if (rte_cryptodev_configure(dev.id, &conf) != 0 ||
-      rte_cryptodev_queue_pair_setup(dev.id, 0, &qp, 0) != 0 || rte_cryptodev_start(dev.id) != 0) {
-    why = "cannot configure/start cryptodev " + name;
+  const int rc =
+      rte_ipsec_sa_init(static_cast<rte_ipsec_sa*>(sa_), &prm, static_cast<std::uint32_t>(size));
+  if (rc < 0) {
+    err = "rte_ipsec_sa_init failed: " + std::to_string(rc);
+    return false;
+  }
+  session_ = rte_cryptodev_sym_session_create(dev.id, prm.crypto_xform, dev.sessions);
+  if (session_ == nullptr) {
+    err = "rte_cryptodev_sym_session_create failed";
+    return false;
+  }
+  rte_ipsec_session* ss = get();
+  ss->sa = static_cast<rte_ipsec_sa*>(sa_);
+  ss->type = RTE_SECURITY_ACTION_TYPE_NONE;
+  ss->crypto.ses = static_cast<rte_cryptodev_sym_session*>(session_);
+  ss->crypto.dev_id = dev.id;
+  if (rte_ipsec_session_prepare(ss) != 0) {
+    err = "rte_ipsec_session_prepare failed";
     return false;
   }
   return true;
 }
 
-LibIpsecSa::~LibIpsecSa() {
-  if (session_ != nullptr) rte_cryptodev_sym_session_free(dev_.id, session_);
-  rte_free(sa_);
-}
-
 bool LibIpsecSa::Init(const CryptoDev& dev, const RefSaParams& p, std::string& err) {
   dev_ = dev;
   outbound_ = p.outbound;
-  rte_crypto_sym_xform x{};
-  x.type = RTE_CRYPTO_SYM_XFORM_AEAD;
-  x.aead.op = p.outbound ? RTE_CRYPTO_AEAD_OP_ENCRYPT : RTE_CRYPTO_AEAD_OP_DECRYPT;
-  x.aead.algo = p.chacha ? RTE_CRYPTO_AEAD_CHACHA20_POLY1305 : RTE_CRYPTO_AEAD_AES_GCM;
-  x.aead.key.data = p.key.data();
-  x.aead.key.length = static_cast<std::uint16_t>(p.key.size());
-  x.aead.iv.offset = kIvOffset;
-  x.aead.iv.length = 12;
-  x.aead.digest_length = 16;
-  x.aead.aad_length = 8;
+  rte_crypto_sym_xform x = AeadXform(p.outbound, p.chacha, p.key, 8);
 
   rte_ipsec_sa_prm prm{};
   prm.crypto_xform = &x;
@@ -95,32 +104,7 @@ bool LibIpsecSa::Init(const CryptoDev& dev, const RefSaParams& p, std::string& e
   prm.tun.hdr_len = sizeof(hdr);
   prm.tun.hdr_l3_off = 0;
   prm.tun.next_proto = p.inner_v6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
-  const int size = rte_ipsec_sa_size(&prm);
-  if (size < 0) {
-    err = "rte_ipsec_sa_size refused the SA: " + std::to_string(size);
-    return false;
-  }
-  sa_ = rte_zmalloc("ref_sa", static_cast<std::size_t>(size), RTE_CACHE_LINE_SIZE);
-  if (sa_ == nullptr || rte_ipsec_sa_init(static_cast<rte_ipsec_sa*>(sa_), &prm,
-                                          static_cast<std::uint32_t>(size)) < 0) {
-    err = "rte_ipsec_sa_init failed";
-    return false;
-  }
-  session_ = rte_cryptodev_sym_session_create(dev_.id, &x, dev_.sessions);
-  if (session_ == nullptr) {
-    err = "rte_cryptodev_sym_session_create failed";
-    return false;
-  }
-  rte_ipsec_session* ss = Ss(ss_);
-  ss->sa = static_cast<rte_ipsec_sa*>(sa_);
-  ss->type = RTE_SECURITY_ACTION_TYPE_NONE;
-  ss->crypto.ses = static_cast<rte_cryptodev_sym_session*>(session_);
-  ss->crypto.dev_id = dev_.id;
-  if (rte_ipsec_session_prepare(ss) != 0) {
-    err = "rte_ipsec_session_prepare failed";
-    return false;
-  }
-  return true;
+  return session_.Init(dev, prm, err);
 }
 
 std::uint16_t LibIpsecSa::Process(rte_mbuf** mb, std::uint16_t n) {
@@ -139,7 +123,7 @@ std::uint16_t LibIpsecSa::Process(rte_mbuf** mb, std::uint16_t n) {
     rte_crypto_op* cop[kMaxBurst];
     if (rte_crypto_op_bulk_alloc(dev_.ops, RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, cnt) != cnt)
       return done_total;
-    const std::uint16_t k = rte_ipsec_pkt_crypto_prepare(Ss(ss_), m, cop, cnt);
+    const std::uint16_t k = rte_ipsec_pkt_crypto_prepare(session_.get(), m, cop, cnt);
     std::uint16_t enq = 0;
     while (enq < k) enq += rte_cryptodev_enqueue_burst(dev_.id, 0, cop + enq, k - enq);
     rte_crypto_op* out[kMaxBurst];
@@ -159,7 +143,8 @@ std::uint16_t LibIpsecSa::Process(rte_mbuf** mb, std::uint16_t n) {
       m[i] = x;
     }
     rte_mempool_put_bulk(dev_.ops, reinterpret_cast<void**>(cop), cnt);
-    const std::uint16_t good = static_cast<std::uint16_t>(rte_ipsec_pkt_process(Ss(ss_), m, k));
+    const std::uint16_t good =
+        static_cast<std::uint16_t>(rte_ipsec_pkt_process(session_.get(), m, k));
     if (outbound_) {
       for (std::uint16_t i = 0; i < good; ++i) {
         auto* ip = rte_pktmbuf_mtod(m[i], rte_ipv4_hdr*);
