@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -16,13 +17,24 @@ struct Le {
   static_assert(std::is_unsigned_v<T>);
   std::array<std::uint8_t, sizeof(T)> b;
 
+  // On a little-endian host the bytes are the value: one load or store
+  // (GCC does not merge the byte loop for 64-bit fields, and the model and
+  // driver read these fields for every SA and packet).
   constexpr T get() const {
-    T v = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | (T(b[i]) << (8 * i)));
-    return v;
+    if constexpr (std::endian::native == std::endian::little) {
+      return std::bit_cast<T>(b);
+    } else {
+      T v = 0;
+      for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | (T(b[i]) << (8 * i)));
+      return v;
+    }
   }
   constexpr void set(T v) {
-    for (std::size_t i = 0; i < sizeof(T); ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    if constexpr (std::endian::native == std::endian::little) {
+      b = std::bit_cast<std::array<std::uint8_t, sizeof(T)>>(v);
+    } else {
+      for (std::size_t i = 0; i < sizeof(T); ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    }
   }
 };
 static_assert(sizeof(Le<std::uint64_t>) == 8 && alignof(Le<std::uint64_t>) == 1);
