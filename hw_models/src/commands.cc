@@ -263,23 +263,42 @@ Result<std::unique_ptr<SaSlot>> EngineCore::BuildSlot(const abi::SaEntry& e, std
   return slot;
 }
 
+bool EngineCore::CheckSaCommand(const abi::CmdDesc& cmd, std::size_t dma_min,
+                                CmdOutcome& out) const {
+  out.info = cmd.sa_index.get();
+  if (out.info > index_mask) {
+    out.status = CmdStatus::kBadIndex;
+    return false;
+  }
+  return dma_min == 0 || CheckDma(cmd, dma_min, out);
+}
+
+bool EngineCore::CheckDma(const abi::CmdDesc& cmd, std::size_t dma_min, CmdOutcome& out) const {
+  const std::uint32_t len = cmd.dma_len.get();
+  if (len < dma_min || !InDevMem(cmd.dma_addr.get(), len)) {
+    out.status = CmdStatus::kDmaRange;
+    return false;
+  }
+  return true;
+}
+
+const SaSlot* EngineCore::NamedSlot(const abi::CmdDesc& cmd, CmdOutcome& out) const {
+  const SaSlot* slot = SlotAt(cmd.sa_index.get());
+  const std::uint32_t spi = cmd.spi.get();
+  if (slot == nullptr || (spi != 0 && slot->spi != spi)) {
+    out.status = CmdStatus::kNotFound;
+    return nullptr;
+  }
+  return slot;
+}
+
 EngineCore::CmdOutcome EngineCore::WriteSa(const abi::CmdDesc& cmd) {
   CmdOutcome out;
-  const std::uint32_t index = cmd.sa_index.get();
-  out.info = index;
-  if (index > index_mask) {
-    out.status = CmdStatus::kBadIndex;
-    return out;
-  }
-  const std::uint64_t addr = cmd.dma_addr.get();
-  const std::uint32_t len = cmd.dma_len.get();
-  if (len < sizeof(abi::SaEntry) || !InDevMem(addr, len)) {
-    out.status = CmdStatus::kDmaRange;
-    return out;
-  }
+  if (!CheckSaCommand(cmd, sizeof(abi::SaEntry), out)) return out;
+  const std::uint32_t index = out.info;
   abi::SaEntry e;
   KeyWipe wipe(e);
-  std::memcpy(&e, DevPtr(addr), sizeof(e));
+  std::memcpy(&e, DevPtr(cmd.dma_addr.get()), sizeof(e));
   out.status = CheckEntry(e, index);
   if (out.status != CmdStatus::kOk) return out;
   if (SlotAt(index) != nullptr && abi::cmd_flags::Replace::Get(cmd.flags) == 0) {
@@ -383,43 +402,17 @@ EngineCore::CmdOutcome EngineCore::WriteSaBatch(const abi::CmdDesc& cmd) {
 
 EngineCore::CmdOutcome EngineCore::InvalidateSa(const abi::CmdDesc& cmd) {
   CmdOutcome out;
-  const std::uint32_t index = cmd.sa_index.get();
-  out.info = index;
-  if (index > index_mask) {
-    out.status = CmdStatus::kBadIndex;
-    return out;
-  }
-  const SaSlot* slot = SlotAt(index);
-  const std::uint32_t spi = cmd.spi.get();
-  if (slot == nullptr || (spi != 0 && slot->entry.spi.get() != spi)) {
-    out.status = CmdStatus::kNotFound;
-    return out;
-  }
-  RemoveSa(index);
+  if (!CheckSaCommand(cmd, 0, out) || NamedSlot(cmd, out) == nullptr) return out;
+  RemoveSa(out.info);
   out.done = 1;
   return out;
 }
 
 EngineCore::CmdOutcome EngineCore::ReadSa(const abi::CmdDesc& cmd) {
   CmdOutcome out;
-  const std::uint32_t index = cmd.sa_index.get();
-  out.info = index;
-  if (index > index_mask) {
-    out.status = CmdStatus::kBadIndex;
-    return out;
-  }
-  const std::uint64_t addr = cmd.dma_addr.get();
-  const std::uint32_t len = cmd.dma_len.get();
-  if (len < sizeof(abi::SaState) || !InDevMem(addr, len)) {
-    out.status = CmdStatus::kDmaRange;
-    return out;
-  }
-  const SaSlot* slot = SlotAt(index);
-  const std::uint32_t spi = cmd.spi.get();
-  if (slot == nullptr || (spi != 0 && slot->entry.spi.get() != spi)) {
-    out.status = CmdStatus::kNotFound;
-    return out;
-  }
+  if (!CheckSaCommand(cmd, sizeof(abi::SaState), out)) return out;
+  const SaSlot* slot = NamedSlot(cmd, out);
+  if (slot == nullptr) return out;
   abi::SaState s{};
   s.spi = slot->entry.spi;
   s.ctl = slot->entry.ctl;
@@ -430,7 +423,7 @@ EngineCore::CmdOutcome EngineCore::ReadSa(const abi::CmdDesc& cmd) {
   s.replay_drops.set(slot->counters.replay_drops);
   s.auth_fails.set(slot->counters.auth_fails);
   s.cookie = slot->entry.cookie;
-  std::memcpy(DevPtr(addr), &s, sizeof(s));
+  std::memcpy(DevPtr(cmd.dma_addr.get()), &s, sizeof(s));
   out.done = 1;
   return out;
 }
@@ -438,12 +431,7 @@ EngineCore::CmdOutcome EngineCore::ReadSa(const abi::CmdDesc& cmd) {
 EngineCore::CmdOutcome EngineCore::ReadStats(const abi::CmdDesc& cmd) {
   CmdOutcome out;
   out.info = cmd.sa_index.get();
-  const std::uint64_t addr = cmd.dma_addr.get();
-  const std::uint32_t len = cmd.dma_len.get();
-  if (len < sizeof(abi::GlobalStats) || !InDevMem(addr, len)) {
-    out.status = CmdStatus::kDmaRange;
-    return out;
-  }
+  if (!CheckDma(cmd, sizeof(abi::GlobalStats), out)) return out;
   const EngineCounters& k = counters;
   abi::GlobalStats g{};
   g.rx_packets.set(k.rx_packets);
@@ -462,7 +450,7 @@ EngineCore::CmdOutcome EngineCore::ReadStats(const abi::CmdDesc& cmd) {
   g.cmd_errors.set(k.cmd_errors);
   g.ike_passthrough.set(k.ike_passthrough);
   g.tx_no_sa.set(k.tx_no_sa);
-  std::memcpy(DevPtr(addr), &g, sizeof(g));
+  std::memcpy(DevPtr(cmd.dma_addr.get()), &g, sizeof(g));
   out.done = 1;
   return out;
 }

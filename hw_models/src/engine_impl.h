@@ -282,6 +282,17 @@ class EngineCore {
   CmdOutcome InvalidateSa(const abi::CmdDesc& cmd);
   CmdOutcome ReadSa(const abi::CmdDesc& cmd);
   CmdOutcome ReadStats(const abi::CmdDesc& cmd);
+  // The preamble of the single-SA commands (kWriteSa, kInvalidateSa,
+  // kReadSa), in the order of docs/abi/commands.md: out.info = sa_index;
+  // sa_index within the table (kBadIndex); then, if dma_min != 0, the DMA
+  // buffer (CheckDma). False with out.status set if a check fails.
+  bool CheckSaCommand(const abi::CmdDesc& cmd, std::size_t dma_min, CmdOutcome& out) const;
+  // [dma_addr, dma_addr + dma_len) inside device memory and dma_len >=
+  // dma_min, else kDmaRange.
+  bool CheckDma(const abi::CmdDesc& cmd, std::size_t dma_min, CmdOutcome& out) const;
+  // The valid SA at sa_index whose SPI matches cmd.spi (0 matches any), else
+  // nullptr with kNotFound. sa_index must have passed CheckSaCommand.
+  const SaSlot* NamedSlot(const abi::CmdDesc& cmd, CmdOutcome& out) const;
   abi::CmdStatus CheckEntry(const abi::SaEntry& e, std::uint32_t index) const;
   Result<std::unique_ptr<SaSlot>> BuildSlot(const abi::SaEntry& e, std::uint32_t index);
   void WriteCompletion(const abi::CmdDesc& cmd, const CmdOutcome& out);
