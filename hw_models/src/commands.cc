@@ -240,7 +240,13 @@ CmdStatus EngineCore::CheckEntry(const abi::SaEntry& e, std::uint32_t index) con
 }
 
 Result<std::unique_ptr<SaSlot>> EngineCore::BuildSlot(const abi::SaEntry& e, std::uint32_t index) {
-  auto slot = std::make_unique<SaSlot>();
+  std::unique_ptr<SaSlot> slot;
+  if (spare_slots_.empty()) {
+    slot = std::make_unique<SaSlot>();
+  } else {
+    slot = std::move(spare_slots_.back());
+    spare_slots_.pop_back();
+  }
   slot->index = index;
   slot->entry = e;
   slot->spi = e.spi.get();
@@ -251,10 +257,17 @@ Result<std::unique_ptr<SaSlot>> EngineCore::BuildSlot(const abi::SaEntry& e, std
   const std::uint32_t crypto = e.crypto.get();
   const auto algo = static_cast<abi::Algo>(abi::sa_crypto::Algo::Get(crypto));
   const std::size_t key_len = abi::sa_crypto::KeyLen::Get(crypto);
-  auto aead = esp::Aead::Create(ciphers_, algo, std::span<const std::uint8_t>(e.key).first(key_len),
-                                std::span<const std::uint8_t, esp::kSaltBytes>(e.salt));
-  if (!aead.ok()) return aead.status();
-  slot->aead.emplace(std::move(aead).value());
+  const auto key = std::span<const std::uint8_t>(e.key).first(key_len);
+  const auto salt = std::span<const std::uint8_t, esp::kSaltBytes>(e.salt);
+  // A spare context of the same algorithm is re-keyed in place.
+  if (!slot->aead || slot->aead->algo() != algo || !slot->aead->Rekey(key, salt)) {
+    auto aead = esp::Aead::Create(ciphers_, algo, key, salt);
+    if (!aead.ok()) {
+      Recycle(std::move(slot));
+      return aead.status();
+    }
+    slot->aead.emplace(std::move(aead).value());
+  }
   if (slot->inbound()) {
     slot->replay.emplace(abi::sa_replay::Window::Get(e.replay.get()), slot->esn(), e.seq.get());
   } else {
@@ -374,8 +387,19 @@ EngineCore::CmdOutcome EngineCore::WriteSaBatch(const abi::CmdDesc& cmd) {
   }
   // Phase 2: build every SA's runtime (AEAD key schedule) before touching
   // the table, so even an internal failure leaves the table as it was.
-  std::vector<std::unique_ptr<SaSlot>> built;
-  built.reserve(count);
+  // Slots not installed when this returns (a failure, a reset) go back to
+  // the spares.
+  struct Unbuild {
+    EngineCore& e;
+    ~Unbuild() {
+      for (auto& s : e.batch_built_) {
+        if (s != nullptr) e.Recycle(std::move(s));
+      }
+      e.batch_built_.clear();
+    }
+  } unbuild{*this};
+  std::vector<std::unique_ptr<SaSlot>>& built = batch_built_;
+  built.clear();
   for (std::uint32_t i = 0; i < count; ++i) {
     auto slot = BuildSlot(batch_records_[i].entry, batch_records_[i].index.get());
     if (!slot.ok()) {

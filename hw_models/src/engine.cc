@@ -64,14 +64,16 @@ EngineCore::EngineCore(const EngineConfig& cfg, const Clock& clk) : config(cfg),
   Reset();  // power-on reset: epoch becomes 1
 }
 
-EngineCore::~EngineCore() { RemoveAllSas(); }
+EngineCore::~EngineCore() { ClearSas(/*keep_for_reuse=*/false); }
 
 void EngineCore::Reset() {
-  RemoveAllSas();  // wipes every key
+  ClearSas(/*keep_for_reuse=*/false);  // wipes every key, frees every context
+  spare_slots_.clear();                // scrubbed already; freeing cleanses again
   pool.clear();
   free_pool.clear();
   pool.shrink_to_fit();
   free_pool.shrink_to_fit();
+  spare_slots_.shrink_to_fit();
   enable = false;
   cmd_ring = RingRegs{};
   cpl_ring = RingRegs{};

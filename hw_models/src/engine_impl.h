@@ -56,9 +56,12 @@ struct SaLimits {
   bool any() const { return (soft_packets | hard_packets | soft_bytes | hard_bytes) != 0; }
 };
 
-// One valid SA. Allocated when an entry is written (kWriteSa / batch) and
-// destroyed, with its key bytes wiped, when the entry is invalidated,
-// replaced, flushed or the engine resets. Empty table slots own no SaSlot.
+// One valid SA. Built when an entry is written (kWriteSa / batch). When the
+// entry is invalidated, replaced or flushed, the SaSlot is reset to a fresh
+// one (key bytes of its image wiped) that keeps only its AEAD context,
+// scrubbed (Aead::Scrub), and parked for the next write, which re-keys that
+// context in place instead of allocating one; an engine reset frees them
+// all. Empty table slots own no SaSlot.
 struct SaSlot {
   SaSlot() = default;
   SaSlot(const SaSlot&) = delete;
@@ -233,7 +236,8 @@ class EngineCore {
   void InstallSa(std::unique_ptr<SaSlot> slot);
   // Removes the SA at `index` (no-op if empty); its key bytes are wiped.
   void RemoveSa(std::uint32_t index);
-  // Removes every SA: O(valid SAs), not O(capacity).
+  // Removes every SA: O(valid SAs), not O(capacity). Their SaSlots are
+  // kept for reuse (see SaSlot).
   void RemoveAllSas();
 
   // ---- state (public: this is an internal struct-like class) ----
@@ -294,7 +298,14 @@ class EngineCore {
   // nullptr with kNotFound. sa_index must have passed CheckSaCommand.
   const SaSlot* NamedSlot(const abi::CmdDesc& cmd, CmdOutcome& out) const;
   abi::CmdStatus CheckEntry(const abi::SaEntry& e, std::uint32_t index) const;
+  // A validated entry's SaSlot, from a spare one when there is one (its AEAD
+  // context re-keyed in place), else newly allocated.
   Result<std::unique_ptr<SaSlot>> BuildSlot(const abi::SaEntry& e, std::uint32_t index);
+  // sa_table.cc: resets `slot` to a fresh SaSlot keeping only its scrubbed
+  // AEAD context, and parks it in spare_slots_.
+  void Recycle(std::unique_ptr<SaSlot> slot);
+  // Removes every SA; keep_for_reuse: park the SaSlots (else free them).
+  void ClearSas(bool keep_for_reuse);
   void WriteCompletion(const abi::CmdDesc& cmd, const CmdOutcome& out);
 
   // engine.cc
@@ -308,9 +319,14 @@ class EngineCore {
   // Fetched OpenSSL ciphers, one per algorithm for this engine's lifetime
   // (an SA write only allocates and keys a context).
   esp::CipherCache ciphers_;
-  // Scratch for batches, reused so a batch allocates only SaSlots.
+  // Scratch for batches, reused so a batch allocates nothing once warm.
   std::vector<abi::SaWriteRecord> batch_records_;
   std::vector<std::uint32_t> batch_seen_;
+  std::vector<std::unique_ptr<SaSlot>> batch_built_;
+  // SaSlots of removed SAs (scrubbed AEAD context, nothing else), reused by
+  // BuildSlot. At most the peak number of valid SAs since the last reset:
+  // like device SRAM, the memory stays at the high-water mark.
+  std::vector<std::unique_ptr<SaSlot>> spare_slots_;
 };
 
 struct Engine::Impl : EngineCore {

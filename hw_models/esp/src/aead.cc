@@ -100,6 +100,28 @@ Aead::~Aead() = default;
 
 abi::Algo Aead::algo() const { return s_ ? s_->algo : abi::Algo::kNone; }
 
+bool Aead::Rekey(std::span<const std::uint8_t> key,
+                 std::span<const std::uint8_t, kSaltBytes> salt) {
+  CipherId id{};
+  if (!s_ || !Lookup(s_->algo, key.size(), id)) return false;
+  // cipher == nullptr keeps the context's cipher and provider context; only
+  // the key is scheduled again (as each packet sets only the nonce).
+  if (EVP_CipherInit_ex2(s_->ctx, nullptr, key.data(), nullptr, 1, nullptr) != 1) return false;
+  std::memcpy(s_->nonce.data(), salt.data(), kSaltBytes);
+  return true;
+}
+
+void Aead::Scrub() {
+  if (!s_) return;
+  const std::array<std::uint8_t, 32> zero_key{};  // the longest key: 32 bytes
+  if (EVP_CipherInit_ex2(s_->ctx, nullptr, zero_key.data(), nullptr, 1, nullptr) != 1) {
+    // Cannot overwrite in place: drop the context (freeing cleanses it).
+    s_.reset();
+    return;
+  }
+  OPENSSL_cleanse(s_->nonce.data(), s_->nonce.size());
+}
+
 bool Aead::Seal(std::span<const std::uint8_t, kIvBytes> iv, std::span<const std::uint8_t> aad,
                 std::span<std::uint8_t> data, std::span<std::uint8_t, kIcvBytes> tag) {
   if (!s_ || data.size() > INT_MAX || aad.size() > INT_MAX) return false;

@@ -1,9 +1,11 @@
 // SA table: the inbound lookup rule of DESIGN decision 2 (index = SPI mod
 // capacity; empty slot, other SPI or outbound entry is a miss), a 2^20-entry
 // table driven through the command ring, 2^24 configurations that cost no
-// memory until used, SaSlot runtime built at write, and key wiping.
+// memory until used, SaSlot runtime built at write, key wiping, and SaSlots
+// (with their AEAD contexts) reused after a removal with the new SA's key.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <new>
 #include <random>
@@ -171,6 +173,95 @@ TEST(SaTable, ReplaceKeepsTheSlotCountAndReusesPoolSlots) {
     EXPECT_EQ(core.valid_count(), 50u);
   }
   EXPECT_LE(core.pool.size(), 100u);
+}
+
+// One packet sealed with `a`: ciphertext then tag.
+std::vector<std::uint8_t> SealSample(esp::Aead& a) {
+  const std::array<std::uint8_t, esp::kIvBytes> iv{0, 0, 0, 0, 0, 0, 0, 1};
+  const std::array<std::uint8_t, 8> aad{0, 0, 0x10, 0x01, 0, 0, 0, 1};
+  std::vector<std::uint8_t> data(64, 0x42);
+  std::array<std::uint8_t, esp::kIcvBytes> tag{};
+  EXPECT_TRUE(a.Seal(iv, aad, data, tag));
+  data.insert(data.end(), tag.begin(), tag.end());
+  return data;
+}
+
+// What a context freshly created from the entry's key and salt seals.
+std::vector<std::uint8_t> FreshSeal(const abi::SaEntry& e) {
+  const auto algo = static_cast<abi::Algo>(abi::sa_crypto::Algo::Get(e.crypto.get()));
+  const std::size_t key_len = abi::sa_crypto::KeyLen::Get(e.crypto.get());
+  auto a = esp::Aead::Create(algo, std::span<const std::uint8_t>(e.key).first(key_len),
+                             std::span<const std::uint8_t, esp::kSaltBytes>(e.salt));
+  EXPECT_TRUE(a.ok());
+  return a.ok() ? SealSample(*a) : std::vector<std::uint8_t>{};
+}
+
+abi::SaEntry WithKey(abi::SaEntry e, std::uint8_t seed) {
+  for (std::size_t i = 0; i < abi::sa_crypto::KeyLen::Get(e.crypto.get()); ++i)
+    e.key[i] = static_cast<std::uint8_t>(seed + 3 * i);
+  e.salt = {seed, 1, 2, 3};
+  return e;
+}
+
+TEST(SaTable, ReusedSlotsEncryptWithTheirOwnKey) {
+  FakeClockTimers clock;
+  EngineCore core(CapacityConfig(10), clock);
+  CoreHostSim host(core);
+  ASSERT_TRUE(host.Start());
+  const abi::SaEntry a = WithKey(OutboundSa(0x1001, 7), 0xA0);
+  ASSERT_EQ(StatusOf(host.WriteSa(1, a)), CmdStatus::kOk);
+  SaSlot* first = core.SlotAt(1);
+  ASSERT_NE(first, nullptr);
+  first->counters = SaCounters{5, 6, 7, 8};
+  first->state = abi::sa_state::SoftExpired::kMask;
+  const std::vector<std::uint8_t> sealed_a = SealSample(*first->aead);
+  EXPECT_EQ(sealed_a, FreshSeal(a));
+  ASSERT_EQ(StatusOf(host.Invalidate(1)), CmdStatus::kOk);
+
+  // Same algorithm: the parked SaSlot and its context come back, re-keyed,
+  // with nothing else of the old SA left.
+  const abi::SaEntry b = WithKey(OutboundSa(0x2003, 9), 0x31);
+  ASSERT_EQ(StatusOf(host.WriteSa(3, b)), CmdStatus::kOk);
+  SaSlot* reused = core.SlotAt(3);
+  ASSERT_EQ(reused, first);
+  EXPECT_EQ(reused->index, 3u);
+  EXPECT_EQ(reused->spi, 0x2003u);
+  EXPECT_EQ(reused->tx_seq, 9u);
+  EXPECT_EQ(reused->counters.packets, 0u);
+  EXPECT_EQ(reused->counters.auth_fails, 0u);
+  EXPECT_EQ(reused->state, 0u);
+  EXPECT_EQ(std::memcmp(&reused->entry, &b, sizeof(b)), 0);
+  const std::vector<std::uint8_t> sealed_b = SealSample(*reused->aead);
+  EXPECT_EQ(sealed_b, FreshSeal(b));
+  EXPECT_NE(sealed_b, sealed_a);
+
+  // Another algorithm (AES-128 inbound) in a parked AES-256 slot: a context
+  // of the right algorithm, with the new key.
+  ASSERT_EQ(StatusOf(host.Invalidate(3)), CmdStatus::kOk);
+  const abi::SaEntry c = WithKey(InboundSa(0x7000 | 4, 100), 0x55);
+  ASSERT_EQ(StatusOf(host.WriteSa(4, c)), CmdStatus::kOk);
+  ASSERT_NE(core.SlotAt(4), nullptr);
+  EXPECT_EQ(core.SlotAt(4)->aead->algo(), abi::Algo::kAesGcm128);
+  EXPECT_EQ(core.SlotAt(4)->replay->top(), 100u);
+  EXPECT_EQ(SealSample(*core.SlotAt(4)->aead), FreshSeal(c));
+
+  // Batches into slots parked by a flush: every SA with its own key.
+  std::vector<abi::SaWriteRecord> recs;
+  for (std::uint32_t i = 0; i < 3; ++i)
+    recs.push_back(Record(10 + i, WithKey(OutboundSa(0x3000 + i), static_cast<std::uint8_t>(i))));
+  ASSERT_EQ(StatusOf(host.WriteBatch(recs)), CmdStatus::kOk);
+  ASSERT_EQ(StatusOf(host.Run(testing::HostSim::Cmd(abi::Opcode::kFlushTable))), CmdStatus::kOk);
+  recs.clear();
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    recs.push_back(
+        Record(20 + i, WithKey(OutboundSa(0x4000 + i), static_cast<std::uint8_t>(0x80 + i))));
+  }
+  ASSERT_EQ(StatusOf(host.WriteBatch(recs)), CmdStatus::kOk);
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_NE(core.SlotAt(20 + i), nullptr);
+    EXPECT_EQ(SealSample(*core.SlotAt(20 + i)->aead), FreshSeal(recs[i].entry));
+  }
 }
 
 }  // namespace

@@ -68,6 +68,18 @@ class Aead {
                           std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
                           std::span<const std::uint8_t, kIcvBytes> tag);
 
+  // Re-keys this context in place for another SA of the same algorithm and
+  // key length: OpenSSL re-schedules the key inside the existing context
+  // (no allocation), overwriting the old key schedule and GCM state. False
+  // if the key length differs or OpenSSL fails; the Aead must then not be
+  // used until a Rekey succeeds.
+  [[nodiscard]] bool Rekey(std::span<const std::uint8_t> key,
+                           std::span<const std::uint8_t, kSaltBytes> salt);
+  // Overwrites the key schedule (and GCM state) with that of an all-zero key
+  // and wipes the salt: for a context kept for reuse after its SA died, so
+  // no key material of that SA stays behind. Rekey before the next use.
+  void Scrub();
+
   abi::Algo algo() const;
 
  private:
