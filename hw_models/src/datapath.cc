@@ -175,7 +175,7 @@ abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
     return fail(ExqReason::kSeqOverflow, e.counters.seq_overflows);
   }
   const std::uint64_t seq = s->tx_seq + 1;
-  const esp::TxResult r = esp::Encapsulate(s->entry, *s->aead, seq, f);
+  const esp::TxResult r = esp::Encapsulate(s->tx, *s->aead, seq, f);
   if (r.reason != ExqReason::kNone) {
     seq_used = seq;
     return fail(r.reason, e.counters.malformed);

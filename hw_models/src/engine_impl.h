@@ -33,6 +33,7 @@
 #include "inlinesec/common/status.h"
 #include "inlinesec/model/engine.h"
 #include "inlinesec/model/esp/aead.h"
+#include "inlinesec/model/esp/esp.h"
 #include "inlinesec/model/esp/replay_window.h"
 
 namespace inlinesec::model {
@@ -87,6 +88,8 @@ struct SaSlot {
   // Outbound SAs only: last sequence number sent (next packet uses +1).
   // Starts at entry.seq.
   std::uint64_t tx_seq = 0;
+  // Outbound SAs only: `entry` decoded for esp::Encapsulate, built at write.
+  esp::TxPlan tx;
   SaCounters counters;
   std::uint32_t state = 0;  // abi::sa_state::* (SoftExpired, HardExpired, SeqOverflow)
 

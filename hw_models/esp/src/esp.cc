@@ -34,9 +34,9 @@ constexpr std::uint16_t kIpv4FragOffsetMask = 0x1FFF;
 // The IP packet handed to Encapsulate, as far as ESP needs it.
 struct Inner {
   bool v6 = false;
-  std::size_t total = 0;  // IP total length (bytes past it are ignored)
-  std::size_t l3 = 0;     // IP header bytes (IPv4 with options, IPv6 fixed 40)
-  std::uint8_t tos = 0;   // IPv4 TOS / IPv6 traffic class
+  std::uint32_t total = 0;  // IP total length (bytes past it are ignored)
+  std::uint32_t l3 = 0;     // IP header bytes (IPv4 with options, IPv6 fixed 40)
+  std::uint8_t tos = 0;     // IPv4 TOS / IPv6 traffic class
   bool df = false;
   bool fragment = false;
   std::uint8_t proto = 0;  // IPv4 protocol / IPv6 next header
@@ -61,16 +61,17 @@ bool IsIpv6ExtHeader(std::uint8_t nh) {
   }
 }
 
-bool ParseInner(std::span<const std::uint8_t> pkt, Inner& in) {
+// Inlined into both callers: it runs once per packet in each direction.
+[[gnu::always_inline]] inline bool ParseInner(std::span<const std::uint8_t> pkt, Inner& in) {
   // One length-checked view of the fixed header, fields at constant offsets.
   ByteReader r(pkt);
   std::span<const std::uint8_t> h;
   const unsigned version = pkt.empty() ? 0u : pkt[0] >> 4;
   if (version == 4) {
     if (!r.Bytes(kIpv4HeaderBytes, h)) return false;
-    const std::size_t total = LoadBe16(&h[2]);
+    const std::uint32_t total = LoadBe16(&h[2]);
     const std::uint16_t frag = LoadBe16(&h[6]);
-    const std::size_t l3 = std::size_t{h[0] & 0x0Fu} * 4;
+    const std::uint32_t l3 = (h[0] & 0x0Fu) * 4;
     if (l3 < kIpv4HeaderBytes || total < l3 || total > pkt.size()) return false;
     in = Inner{false,
                total,
@@ -83,7 +84,7 @@ bool ParseInner(std::span<const std::uint8_t> pkt, Inner& in) {
   }
   if (version == 6) {
     if (!r.Bytes(kIpv6HeaderBytes, h)) return false;
-    const std::size_t total = kIpv6HeaderBytes + LoadBe16(&h[4]);
+    const std::uint32_t total = kIpv6HeaderBytes + LoadBe16(&h[4]);
     if (total > pkt.size()) return false;
     in = Inner{true,
                total,
@@ -173,7 +174,53 @@ std::array<std::uint8_t, kIvBytes> IvForSeq(std::uint64_t seq) {
   return iv;
 }
 
+TxPlan PlanTx(const abi::SaEntry& sa) {
+  TxPlan p;
+  const std::uint32_t ctl = sa.ctl.get();
+  const std::uint32_t outer = sa.outer.get();
+  p.spi = sa.spi.get();
+  p.tunnel = abi::sa_ctl::Mode::Get(ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
+  p.outer_v6 = abi::sa_ctl::OuterV6::Get(ctl) != 0;
+  p.esn = abi::sa_ctl::Esn::Get(ctl) != 0;
+  p.df = static_cast<abi::DfMode>(abi::sa_ctl::DfMode::Get(ctl));
+  p.dscp_set = abi::sa_ctl::DscpMode::Get(ctl) == static_cast<std::uint32_t>(abi::DscpMode::kSet);
+  p.dscp = static_cast<std::uint8_t>(abi::sa_outer::Dscp::Get(outer));
+  const bool udp = abi::sa_ctl::UdpEncap::Get(ctl) != 0;
+  p.udp_len = udp ? kUdpHeaderBytes : 0;
+  p.carrier = udp ? kProtoUdp : kProtoEsp;
+  const std::uint32_t ttl_field = abi::sa_outer::Ttl::Get(outer);
+  const std::uint8_t ttl = ttl_field != 0 ? static_cast<std::uint8_t>(ttl_field) : kDefaultTtl;
+  std::uint8_t* h = p.head.data();
+  if (p.tunnel && p.outer_v6) {
+    p.hdr_len = kIpv6HeaderBytes;
+    h[0] = 0x60;  // traffic class and flow label (0) are per packet
+    h[6] = p.carrier;
+    h[7] = ttl;
+    std::memcpy(h + 8, sa.src.data(), 16);
+    std::memcpy(h + 24, sa.dst.data(), 16);
+  } else if (p.tunnel) {
+    p.hdr_len = kIpv4HeaderBytes;
+    h[0] = 0x45;
+    h[8] = ttl;
+    h[9] = p.carrier;
+    std::memcpy(h + 12, sa.src.data(), 4);
+    std::memcpy(h + 16, sa.dst.data(), 4);
+    p.head_sum = SumWords({h, kIpv4HeaderBytes}, 0);
+  }
+  if (udp) {
+    // RFC 3948 §2.1: ports from the SA.
+    StoreBe16(h + p.hdr_len, sa.udp_sport.get());
+    StoreBe16(h + p.hdr_len + 2, sa.udp_dport.get());
+  }
+  return p;
+}
+
 TxResult Encapsulate(const abi::SaEntry& sa, Aead& aead, std::uint64_t seq, Frame& f,
+                     const std::array<std::uint8_t, kIvBytes>* iv_override) {
+  return Encapsulate(PlanTx(sa), aead, seq, f, iv_override);
+}
+
+TxResult Encapsulate(const TxPlan& sa, Aead& aead, std::uint64_t seq, Frame& f,
                      const std::array<std::uint8_t, kIvBytes>* iv_override) {
   TxResult res;
   res.reason = abi::ExqReason::kMalformed;
@@ -181,17 +228,11 @@ TxResult Encapsulate(const abi::SaEntry& sa, Aead& aead, std::uint64_t seq, Fram
   if (f.off > f.buf.size() || f.len > f.buf.size() - f.off) return res;
   if (!ParseInner(f.bytes(), in)) return res;
 
-  const std::uint32_t ctl = sa.ctl.get();
-  const bool tunnel = abi::sa_ctl::Mode::Get(ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
-  const bool outer_v6 = abi::sa_ctl::OuterV6::Get(ctl) != 0;
-  const bool esn = abi::sa_ctl::Esn::Get(ctl) != 0;
-  const std::size_t udp_len = abi::sa_ctl::UdpEncap::Get(ctl) != 0 ? kUdpHeaderBytes : 0;
-
   std::size_t hdr_len;      // IP header in front of UDP/ESP in the result
   std::size_t payload_len;  // bytes ESP protects (before padding)
   std::uint8_t next_header;
-  if (tunnel) {
-    hdr_len = outer_v6 ? kIpv6HeaderBytes : kIpv4HeaderBytes;
+  if (sa.tunnel) {
+    hdr_len = sa.hdr_len;
     payload_len = in.total;
     next_header = in.v6 ? kProtoIpv6 : kProtoIpv4;
   } else {
@@ -200,7 +241,7 @@ TxResult Encapsulate(const abi::SaEntry& sa, Aead& aead, std::uint64_t seq, Fram
     // for IPv6 without extension headers (the model does not walk them). Its
     // protocol must not be 59: ESP next header 59 marks a dummy packet that
     // every receiver discards (RFC 4303 §2.6).
-    if (in.v6 != outer_v6 || in.fragment || (in.v6 && IsIpv6ExtHeader(in.proto)) ||
+    if (in.v6 != sa.outer_v6 || in.fragment || (in.v6 && IsIpv6ExtHeader(in.proto)) ||
         in.proto == kProtoNoNext)
       return res;
     hdr_len = in.l3;
@@ -212,97 +253,86 @@ TxResult Encapsulate(const abi::SaEntry& sa, Aead& aead, std::uint64_t seq, Fram
   const std::size_t pad = (4 - ((payload_len + 2) & 3)) & 3;
   const std::size_t ct_len = payload_len + pad + 2;
   const std::size_t esp_len = kEspIvHeaderBytes + ct_len + kIcvBytes;
-  const std::size_t total = hdr_len + udp_len + esp_len;
-  const std::size_t grow_head =
-      tunnel ? hdr_len + udp_len + kEspIvHeaderBytes : udp_len + kEspIvHeaderBytes;
-  const std::size_t tail_room = f.buf.size() - f.off - payload_len - (tunnel ? 0 : in.l3);
+  const std::size_t total = hdr_len + sa.udp_len + esp_len;
+  // Tunnel: the outer header, UDP and ESP go in front of the packet;
+  // transport: UDP and ESP go between its header and its payload.
+  const std::size_t grow_head = std::size_t{sa.hdr_len} + sa.udp_len + kEspIvHeaderBytes;
+  const std::size_t tail_room = f.buf.size() - f.off - in.total;
   if (f.off < grow_head || tail_room < pad + 2 + kIcvBytes) return res;
-  if ((outer_v6 ? total - kIpv6HeaderBytes : total) > 0xFFFF) return res;
+  if ((sa.outer_v6 ? total - kIpv6HeaderBytes : total) > 0xFFFF) return res;
 
   std::uint8_t* out = f.buf.data() + (f.off - grow_head);
-  if (!tunnel) std::memmove(out, f.buf.data() + f.off, in.l3);
+  if (!sa.tunnel) std::memmove(out, f.buf.data() + f.off, in.l3);
   std::uint8_t* udp = out + hdr_len;
-  std::uint8_t* esp = udp + udp_len;
+  std::uint8_t* esp = udp + sa.udp_len;
   std::uint8_t* ct = esp + kEspIvHeaderBytes;  // the payload already lies here
-  const std::uint32_t spi = sa.spi.get();
-  const std::array<std::uint8_t, kIvBytes> iv = iv_override ? *iv_override : IvForSeq(seq);
-  StoreBe32(esp, spi);
-  StoreBe32(esp + 4, static_cast<std::uint32_t>(seq));
-  std::memcpy(esp + kEspHeaderBytes, iv.data(), kIvBytes);
+  // SPI || low 32 bits of seq, as one big-endian word.
+  StoreBe64(esp, (std::uint64_t{sa.spi} << 32) | (seq & 0xFFFFFFFFu));
+  if (iv_override != nullptr) {
+    std::memcpy(esp + kEspHeaderBytes, iv_override->data(), kIvBytes);
+  } else {
+    StoreBe64(esp + kEspHeaderBytes, seq);  // IvForSeq(seq)
+  }
+  // Padding 1, 2, 3 (RFC 4303 §2.4), pad length, next header. The four bytes
+  // of kPadBytes always fit (the tailroom holds the ICV after them); bytes
+  // past the trailer are overwritten by the ICV.
+  static constexpr std::uint8_t kPadBytes[4] = {1, 2, 3, 0};
   std::uint8_t* trailer = ct + payload_len;
-  for (std::size_t i = 0; i < pad; ++i) trailer[i] = static_cast<std::uint8_t>(i + 1);
+  std::memcpy(trailer, kPadBytes, sizeof(kPadBytes));
   trailer[pad] = static_cast<std::uint8_t>(pad);
   trailer[pad + 1] = next_header;
 
-  std::uint8_t aad[12];
-  const std::size_t aad_len = BuildAad(spi, seq, esn, aad);
-  const bool sealed = aead.Seal(iv, {aad, aad_len}, {ct, ct_len},
-                                std::span<std::uint8_t, kIcvBytes>(ct + ct_len, kIcvBytes));
+  // AAD (RFC 4106 §5): without ESN it is the ESP header as sent.
+  std::uint8_t aad_esn[12];
+  std::span<const std::uint8_t> aad(esp, kEspHeaderBytes);
+  if (sa.esn) aad = {aad_esn, BuildAad(sa.spi, seq, true, aad_esn)};
+  const bool sealed =
+      aead.Seal(std::span<const std::uint8_t, kIvBytes>(esp + kEspHeaderBytes, kIvBytes), aad,
+                {ct, ct_len}, std::span<std::uint8_t, kIcvBytes>(ct + ct_len, kIcvBytes));
   INLINESEC_CHECK(sealed);  // a keyed context with in-range sizes cannot fail
 
-  const std::uint8_t carrier = udp_len != 0 ? kProtoUdp : kProtoEsp;
-  if (udp_len != 0) {
+  if (sa.udp_len != 0) {
     // RFC 3948 §2.1: ports from the SA; checksum zero over IPv4. Over IPv6 a
     // zero UDP checksum is not allowed (RFC 8200 §8.1), so it is computed
     // below once the IPv6 header is final.
-    StoreBe16(udp, sa.udp_sport.get());
-    StoreBe16(udp + 2, sa.udp_dport.get());
+    std::memcpy(udp, sa.head.data() + sa.hdr_len, 4);
     StoreBe16(udp + 4, static_cast<std::uint16_t>(kUdpHeaderBytes + esp_len));
     StoreBe16(udp + 6, 0);
   }
-  if (tunnel) {
-    const std::uint32_t outer = sa.outer.get();
-    const std::uint32_t ttl_field = abi::sa_outer::Ttl::Get(outer);
-    const std::uint8_t ttl = ttl_field != 0 ? static_cast<std::uint8_t>(ttl_field) : kDefaultTtl;
-    const bool dscp_set =
-        abi::sa_ctl::DscpMode::Get(ctl) == static_cast<std::uint32_t>(abi::DscpMode::kSet);
-    const std::uint8_t dscp = dscp_set ? static_cast<std::uint8_t>(abi::sa_outer::Dscp::Get(outer))
-                                       : static_cast<std::uint8_t>(in.tos >> 2);
+  if (sa.tunnel) {
+    const std::uint8_t dscp = sa.dscp_set ? sa.dscp : static_cast<std::uint8_t>(in.tos >> 2);
     // RFC 6040 §4.1 normal mode: the ECN field is copied from the inner header.
     const std::uint8_t tos = static_cast<std::uint8_t>((dscp << 2) | (in.tos & kEcnMask));
-    if (outer_v6) {
+    if (sa.outer_v6) {
+      std::memcpy(out, sa.head.data(), kIpv6HeaderBytes);
       out[0] = static_cast<std::uint8_t>(0x60 | (tos >> 4));
       out[1] = static_cast<std::uint8_t>((tos & 0x0F) << 4);  // flow label 0
-      out[2] = 0;
-      out[3] = 0;
       StoreBe16(out + 4, static_cast<std::uint16_t>(total - kIpv6HeaderBytes));
-      out[6] = carrier;
-      out[7] = ttl;
-      std::memcpy(out + 8, sa.src.data(), 16);
-      std::memcpy(out + 24, sa.dst.data(), 16);
     } else {
-      bool df = false;
-      switch (static_cast<abi::DfMode>(abi::sa_ctl::DfMode::Get(ctl))) {
-        case abi::DfMode::kSet:
-          df = true;
-          break;
-        case abi::DfMode::kClear:
-          df = false;
-          break;
-        default:
-          df = in.df;  // kCopy; an inner IPv6 packet counts as DF (see Inner)
-          break;
-      }
-      out[0] = 0x45;
+      // DF: kCopy takes the inner IPv4 DF (an inner IPv6 packet counts as DF,
+      // see Inner); kSet and kClear force it.
+      const bool df = sa.df == abi::DfMode::kSet || (sa.df != abi::DfMode::kClear && in.df);
+      const std::uint16_t flags = df ? kIpv4Df : 0;
+      const auto id = static_cast<std::uint16_t>(seq);  // ID: low 16 bits of seq
+      std::memcpy(out, sa.head.data(), kIpv4HeaderBytes);
       out[1] = tos;
       StoreBe16(out + 2, static_cast<std::uint16_t>(total));
-      StoreBe16(out + 4, static_cast<std::uint16_t>(seq));  // ID: low 16 bits of seq
-      StoreBe16(out + 6, df ? kIpv4Df : 0);
-      out[8] = ttl;
-      out[9] = carrier;
-      std::memcpy(out + 12, sa.src.data(), 4);
-      std::memcpy(out + 16, sa.dst.data(), 4);
-      SetIpv4Checksum(out, kIpv4HeaderBytes);
+      StoreBe16(out + 4, id);
+      StoreBe16(out + 6, flags);
+      // The template's words are pre-summed; add the four written above.
+      const std::uint64_t sum =
+          sa.head_sum + (std::uint32_t{tos} << 16) + total + (std::uint32_t{id} << 16) + flags;
+      StoreBe16(out + 10, Fold(sum));
     }
-  } else if (outer_v6) {
+  } else if (sa.outer_v6) {
     StoreBe16(out + 4, static_cast<std::uint16_t>(total - kIpv6HeaderBytes));
-    out[6] = carrier;
+    out[6] = sa.carrier;
   } else {
     StoreBe16(out + 2, static_cast<std::uint16_t>(total));
-    out[9] = carrier;
+    out[9] = sa.carrier;
     SetIpv4Checksum(out, hdr_len);
   }
-  if (udp_len != 0 && outer_v6) SetUdp6Checksum(out, udp, kUdpHeaderBytes + esp_len);
+  if (sa.udp_len != 0 && sa.outer_v6) SetUdp6Checksum(out, udp, kUdpHeaderBytes + esp_len);
 
   f.off -= grow_head;
   f.len = total;

@@ -47,6 +47,34 @@ struct TxResult {
 // repeats under one key, so neither does the nonce).
 std::array<std::uint8_t, kIvBytes> IvForSeq(std::uint64_t seq);
 
+// What Encapsulate needs from an outbound SA entry, decoded once when the SA
+// is written rather than per packet: the flags of sa_ctl, and a template of
+// the headers placed in front of ESP with every field that does not depend on
+// the packet already filled in.
+struct TxPlan {
+  std::uint32_t spi = 0;
+  bool tunnel = false;
+  bool outer_v6 = false;
+  bool esn = false;
+  abi::DfMode df = abi::DfMode::kCopy;
+  bool dscp_set = false;
+  std::uint8_t dscp = 0;     // sa_outer::Dscp (kSet)
+  std::uint8_t hdr_len = 0;  // tunnel: outer IP header bytes (20 / 40); transport: 0
+  std::uint8_t udp_len = 0;  // 8 with NAT-T, else 0
+  std::uint8_t carrier = 0;  // kProtoEsp, or kProtoUdp with NAT-T
+  // Tunnel: the outer header at [0, hdr_len) (IPv4: version/IHL, TTL,
+  // protocol, addresses; IPv6: version, next header, hop limit, addresses),
+  // then (NAT-T) the UDP header's ports at [hdr_len, hdr_len + 8). Transport:
+  // the UDP ports at [0, 8). Lengths, TOS, ID, flags and checksums are zero.
+  std::array<std::uint8_t, 48> head{};
+  // IPv4 tunnel: the one's-complement sum (unfolded) of the template's
+  // 16-bit words, so the checksum per packet adds only the variable words.
+  std::uint64_t head_sum = 0;
+};
+
+// Decodes an outbound entry (validated by the engine) into its TxPlan.
+TxPlan PlanTx(const abi::SaEntry& sa);
+
 // Protects the IP packet in `f` with `sa` (an outbound entry) and sequence
 // number `seq` (the full 64-bit number; only its low 32 bits are sent).
 // On kNone `f` holds the ESP packet; on kMalformed (the packet is not a
@@ -56,6 +84,9 @@ std::array<std::uint8_t, kIvBytes> IvForSeq(std::uint64_t seq);
 // frame lacks headroom/tailroom, or the result would exceed 65535 bytes) `f`
 // is untouched. `iv_override` exists for known-answer tests whose vectors fix
 // the IV; the engine always passes nullptr and uses IvForSeq(seq).
+[[nodiscard]] TxResult Encapsulate(const TxPlan& sa, Aead& aead, std::uint64_t seq, Frame& f,
+                                   const std::array<std::uint8_t, kIvBytes>* iv_override = nullptr);
+// The same for an entry not decoded yet (tests; one PlanTx per call).
 [[nodiscard]] TxResult Encapsulate(const abi::SaEntry& sa, Aead& aead, std::uint64_t seq, Frame& f,
                                    const std::array<std::uint8_t, kIvBytes>* iv_override = nullptr);
 
