@@ -67,6 +67,56 @@ void PutLe(abi::Le<T>& field, T v) {
   }
 }
 
+// Reads a little-endian ABI field: on a little-endian host one load (the
+// counterpart of PutLe).
+template <typename T>
+T GetLe(const abi::Le<T>& field) {
+  if constexpr (std::endian::native == std::endian::little) {
+    T v;
+    std::memcpy(&v, field.b.data(), sizeof(T));
+    return v;
+  } else {
+    return field.get();
+  }
+}
+
+// True if the 8 bytes are zero (one load, whatever the byte order).
+bool AllZero(const std::array<std::uint8_t, 8>& a) {
+  std::uint64_t v;
+  std::memcpy(&v, a.data(), sizeof(v));
+  return v == 0;
+}
+
+// What an outbound exception names besides the packet.
+struct TxFailure {
+  ExqReason reason;
+  std::uint32_t spi;       // 0 if no SA
+  std::uint32_t sa_index;  // kExqNoSa if no SA
+  std::uint64_t seq;       // sequence number used (or the last sent)
+};
+
+// Transmit's failure path, kept out of the fast path: counts the drop in
+// `counter` and tx_dropped and posts the exception entry with the packet's
+// own addresses and first bytes.
+[[gnu::cold]] ExqReason FailTx(EngineCore& e, const Frame& f, const TxFailure& x,
+                               std::uint64_t& counter) {
+  ++counter;
+  ++e.counters.tx_dropped;
+  ExceptionInfo info;
+  info.outbound = true;
+  info.reason = x.reason;
+  info.spi = x.spi;
+  info.sa_index = x.sa_index;
+  info.seq = x.seq;
+  info.orig_len = ClampLen(f.len);
+  if (f.off <= f.buf.size() && f.len <= f.buf.size() - f.off) {
+    info.snap = f.bytes();
+    PacketAddresses(f.bytes(), info);
+  }
+  (void)e.PostException(info);
+  return x.reason;
+}
+
 // Lifetime events after a packet was processed (SA events: Outbound 0,
 // addresses from the SA).
 void CheckLifetimes(EngineCore& e, SaSlot& s) {
@@ -120,66 +170,42 @@ abi::RxMeta RxMetaFor(abi::RxStatus status, ExqReason reason = ExqReason::kNone)
 
 abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
   EngineCore& e = *impl_;
-  const std::uint32_t flags = meta.flags.get();
+  const std::uint32_t flags = GetLe(meta.flags);
   const bool offload = abi::tx_flags::Offload::Get(flags) != 0;
   if (!e.enabled()) {
     if (!offload) return ExqReason::kNone;  // bypass needs no engine
     ++e.counters.tx_dropped;
     return ExqReason::kTxNoSa;
   }
-  const std::uint32_t index = meta.sa_index.get();
-  std::uint32_t spi = 0;
-  std::uint32_t sa_index = index;
-  std::uint64_t seq_used = 0;
-  // Failures only: the exception entry is built here, off the fast path.
-  const auto fail = [&](ExqReason reason, std::uint64_t& counter) {
-    ++counter;
-    ++e.counters.tx_dropped;
-    ExceptionInfo info;
-    info.outbound = true;
-    info.reason = reason;
-    info.spi = spi;
-    info.sa_index = sa_index;
-    info.seq = seq_used;
-    info.orig_len = ClampLen(f.len);
-    if (f.off <= f.buf.size() && f.len <= f.buf.size() - f.off) {
-      info.snap = f.bytes();
-      PacketAddresses(f.bytes(), info);
-    }
-    (void)e.PostException(info);
-    return reason;
-  };
-
+  const std::uint32_t index = GetLe(meta.sa_index);
   // Reserved metadata must be zero (the ABI rule for every reserved field).
-  if ((flags & ~abi::tx_flags::kDefinedMask) != 0 || !abi::AllZero(meta.rsvd_0x08))
-    return fail(ExqReason::kMalformed, e.counters.malformed);
+  if ((flags & ~abi::tx_flags::kDefinedMask) != 0 || !AllZero(meta.rsvd_0x08))
+    return FailTx(e, f, {ExqReason::kMalformed, 0, index, 0}, e.counters.malformed);
   if (!offload) return ExqReason::kNone;
 
   SaSlot* s = e.SlotAt(index);
   if (s == nullptr || s->inbound() || !s->aead) {
-    sa_index = s == nullptr ? abi::kExqNoSa : index;
-    if (s != nullptr) spi = s->spi;
-    return fail(ExqReason::kTxNoSa, e.counters.tx_no_sa);
+    const TxFailure x{ExqReason::kTxNoSa, s == nullptr ? 0 : s->spi,
+                      s == nullptr ? abi::kExqNoSa : index, 0};
+    return FailTx(e, f, x, e.counters.tx_no_sa);
   }
-  spi = s->spi;
-  seq_used = s->tx_seq;
   if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(s->limits, s->counters)) {
     s->state = abi::sa_state::HardExpired::Set(s->state, 1);
-    return fail(ExqReason::kHardLifetime, e.counters.lifetime_drops);
+    return FailTx(e, f, {ExqReason::kHardLifetime, s->spi, index, s->tx_seq},
+                  e.counters.lifetime_drops);
   }
   // RFC 4303 §3.3.3: the counter never cycles. Without ESN 2^32 - 1 is the
   // last number sent; with ESN 2^64 - 1.
   const std::uint64_t last = s->esn() ? ~std::uint64_t{0} : 0xFFFFFFFFull;
   if ((s->state & abi::sa_state::SeqOverflow::kMask) != 0 || s->tx_seq >= last) {
     s->state = abi::sa_state::SeqOverflow::Set(s->state, 1);
-    return fail(ExqReason::kSeqOverflow, e.counters.seq_overflows);
+    return FailTx(e, f, {ExqReason::kSeqOverflow, s->spi, index, s->tx_seq},
+                  e.counters.seq_overflows);
   }
   const std::uint64_t seq = s->tx_seq + 1;
   const esp::TxResult r = esp::Encapsulate(s->tx, *s->aead, seq, f);
-  if (r.reason != ExqReason::kNone) {
-    seq_used = seq;
-    return fail(r.reason, e.counters.malformed);
-  }
+  if (r.reason != ExqReason::kNone)
+    return FailTx(e, f, {r.reason, s->spi, index, seq}, e.counters.malformed);
   s->tx_seq = seq;
   ++s->counters.packets;
   s->counters.bytes += r.inner_len;
