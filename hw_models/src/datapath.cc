@@ -157,6 +157,49 @@ abi::RxMeta MakeRxMeta(std::uint32_t ctl, std::uint32_t sa_index, std::uint32_t 
   return m;
 }
 
+// An inbound packet as an exception reports it: the outer headers, the length
+// as received, and its first bytes as received.
+struct RxPacket {
+  const esp::RxParse& p;
+  std::uint16_t orig_len;
+  std::span<const std::uint8_t> snap;  // at most abi::kExqSnapBytes
+};
+
+// What an inbound exception and the RX metadata of a failed packet name.
+struct RxFailure {
+  ExqReason reason;
+  std::uint32_t ctl;       // rx_ctl so far (status kFailed, UdpEncap, Tunnel)
+  std::uint32_t sa_index;  // kExqNoSa if no SA
+  std::uint64_t seq;       // ESN-inferred once the SA is known, else the wire's
+  std::uint64_t cookie;    // 0 if no SA
+};
+
+// Receive's failure path, kept out of the fast path: counts the drop in
+// `counter` and rx_dropped, posts the exception entry and returns the RX
+// metadata of the failed packet.
+[[gnu::cold]] abi::RxMeta FailRx(EngineCore& e, const RxPacket& rx, const RxFailure& x,
+                                 std::uint64_t& counter) {
+  ++counter;
+  ++e.counters.rx_dropped;
+  const esp::RxParse& p = rx.p;
+  ExceptionInfo info;
+  info.reason = x.reason;
+  info.spi = p.spi;
+  info.sa_index = x.sa_index;
+  info.seq = x.seq;
+  info.orig_len = rx.orig_len;
+  info.v6 = p.v6;
+  info.udp_encap = p.udp;
+  info.src = p.src;
+  info.dst = p.dst;
+  info.sport = p.sport;
+  info.dport = p.dport;
+  info.snap = rx.snap;
+  (void)e.PostException(info);
+  return MakeRxMeta(abi::rx_ctl::Reason::Set(x.ctl, static_cast<std::uint32_t>(x.reason)),
+                    x.sa_index, p.spi, x.seq, x.cookie);
+}
+
 abi::RxMeta RxMetaFor(abi::RxStatus status, ExqReason reason = ExqReason::kNone) {
   abi::RxMeta m{};
   m.sa_index.set(abi::kExqNoSa);
@@ -231,76 +274,56 @@ abi::RxMeta Engine::Receive(Frame& f) {
 
   ++e.counters.rx_packets;
   e.counters.rx_bytes += f.len;
-  // The snapshot is taken before decryption rewrites the payload in place.
-  std::array<std::uint8_t, abi::kExqSnapBytes> snap;
-  const std::size_t snap_len = std::min(pkt.size(), snap.size());
-  if (snap_len == snap.size()) {
-    std::memcpy(snap.data(), pkt.data(), snap.size());  // constant size: a few wide moves
-  } else {
-    std::memcpy(snap.data(), pkt.data(), snap_len);
-  }
-
-  const std::uint16_t orig_len = ClampLen(f.len);
-  std::uint32_t sa_index = abi::kExqNoSa;
-  std::uint64_t full_seq = p.seq_low;
-  std::uint64_t cookie = 0;
+  const RxPacket rx{p, ClampLen(f.len), pkt.first(std::min(pkt.size(), abi::kExqSnapBytes))};
   std::uint32_t ctl =
       abi::rx_ctl::Status::Set(0, static_cast<std::uint32_t>(abi::RxStatus::kFailed));
   ctl = abi::rx_ctl::UdpEncap::Set(ctl, p.udp ? 1 : 0);
-  // Failures only: the exception entry is built here, off the fast path.
-  const auto fail = [&](ExqReason reason, std::uint64_t& counter) {
-    ++counter;
-    ++e.counters.rx_dropped;
-    ExceptionInfo info;
-    info.reason = reason;
-    info.spi = p.spi;
-    info.sa_index = sa_index;
-    info.seq = full_seq;
-    info.orig_len = orig_len;
-    info.v6 = p.v6;
-    info.udp_encap = p.udp;
-    info.src = p.src;
-    info.dst = p.dst;
-    info.sport = p.sport;
-    info.dport = p.dport;
-    info.snap = std::span<const std::uint8_t>(snap.data(), snap_len);
-    (void)e.PostException(info);
-    return MakeRxMeta(abi::rx_ctl::Reason::Set(ctl, static_cast<std::uint32_t>(reason)), sa_index,
-                      p.spi, full_seq, cookie);
-  };
 
   const std::uint32_t index =
       p.cls == esp::RxClass::kEsp || p.spi != 0 ? e.LookupInbound(p.spi) : kNoSlot;
   SaSlot* s = index == kNoSlot ? nullptr : e.SlotAt(index);
-  if (s != nullptr) {
-    sa_index = index;
-    cookie = s->cookie;
-  }
-  if (p.cls == esp::RxClass::kMalformed) return fail(ExqReason::kMalformed, e.counters.malformed);
-  if (s == nullptr || !s->aead || !s->replay) return fail(ExqReason::kSpiMiss, e.counters.spi_miss);
+  const std::uint32_t sa_index = s != nullptr ? index : abi::kExqNoSa;
+  const std::uint64_t cookie = s != nullptr ? s->cookie : 0;
+  if (p.cls == esp::RxClass::kMalformed)
+    return FailRx(e, rx, {ExqReason::kMalformed, ctl, sa_index, p.seq_low, cookie},
+                  e.counters.malformed);
+  if (s == nullptr || !s->aead || !s->replay)
+    return FailRx(e, rx, {ExqReason::kSpiMiss, ctl, sa_index, p.seq_low, cookie},
+                  e.counters.spi_miss);
   const bool tunnel =
       abi::sa_ctl::Mode::Get(s->ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
   ctl = abi::rx_ctl::Tunnel::Set(ctl, tunnel ? 1 : 0);
 
   if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(s->limits, s->counters)) {
     s->state = abi::sa_state::HardExpired::Set(s->state, 1);
-    return fail(ExqReason::kHardLifetime, e.counters.lifetime_drops);
+    return FailRx(e, rx, {ExqReason::kHardLifetime, ctl, sa_index, p.seq_low, cookie},
+                  e.counters.lifetime_drops);
   }
   std::uint64_t seq = 0;
   const esp::ReplayWindow::Verdict v = s->replay->Check(p.seq_low, seq);
-  full_seq = seq;
   if (v != esp::ReplayWindow::Verdict::kOk) {
     ++s->counters.replay_drops;
-    return fail(ExqReason::kReplay, e.counters.replay_drops);
+    return FailRx(e, rx, {ExqReason::kReplay, ctl, sa_index, seq, cookie}, e.counters.replay_drops);
   }
-  const esp::RxResult r = esp::Decapsulate(s->entry, *s->aead, p, seq, f);
+  // Decryption rewrites the payload in place: from here on the snapshot is a
+  // copy taken before it.
+  std::array<std::uint8_t, abi::kExqSnapBytes> snap;
+  if (rx.snap.size() == snap.size()) {
+    std::memcpy(snap.data(), rx.snap.data(), snap.size());  // constant size: a few wide moves
+  } else {
+    std::memcpy(snap.data(), rx.snap.data(), rx.snap.size());
+  }
+  const RxPacket copied{p, rx.orig_len, {snap.data(), rx.snap.size()}};
+  const esp::RxResult r = esp::Decapsulate(s->ctl, *s->aead, p, seq, f);
   if (r.reason == ExqReason::kIcvFail) {
     ++s->counters.auth_fails;
-    return fail(ExqReason::kIcvFail, e.counters.auth_fails);
+    return FailRx(e, copied, {ExqReason::kIcvFail, ctl, sa_index, seq, cookie},
+                  e.counters.auth_fails);
   }
   // The ICV verified: the sender really used this number (RFC 4303 §3.4.3).
   s->replay->Accept(seq);
-  if (r.reason != ExqReason::kNone) return fail(r.reason, e.counters.malformed);
+  if (r.reason != ExqReason::kNone)
+    return FailRx(e, copied, {r.reason, ctl, sa_index, seq, cookie}, e.counters.malformed);
 
   ++s->counters.packets;
   s->counters.bytes += r.inner_len;

@@ -130,12 +130,15 @@ struct RxResult {
 
 // Verifies and decrypts the ESP packet `p` (from ParseInbound over f.bytes())
 // with inbound `sa` and the full sequence number `seq` (ESN-inferred by the
-// replay window). On kNone `f` holds the inner IP packet: the tunnel's inner
-// packet, or the transport packet with its IP header restored. On kIcvFail
-// nothing is learned; on kMalformed after a good ICV (bad padding, next
-// header or inner packet) icv_ok is true. On failure the bytes of `f` past
-// the ESP header and IV are unspecified (decrypted in place).
+// replay window; its low 32 bits are the packet's). On kNone `f` holds the inner IP packet: the
+// tunnel's inner packet, or the transport packet with its IP header restored. On kIcvFail nothing
+// is learned; on kMalformed after a good ICV (bad padding, next header or inner packet) icv_ok is
+// true. On failure the bytes of `f` past the ESP header and IV are unspecified (decrypted in
+// place).
 [[nodiscard]] RxResult Decapsulate(const abi::SaEntry& sa, Aead& aead, const RxParse& p,
+                                   std::uint64_t seq, Frame& f);
+// The same with the SA given by its sa_ctl word (all Decapsulate reads of it).
+[[nodiscard]] RxResult Decapsulate(std::uint32_t sa_ctl, Aead& aead, const RxParse& p,
                                    std::uint64_t seq, Frame& f);
 
 // One's-complement sum helpers, exposed for tests.
