@@ -16,7 +16,6 @@
 //    exception per refused packet).
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cstring>
 
 #include "engine_impl.h"
@@ -52,32 +51,6 @@ bool Reached(std::uint64_t limit, std::uint64_t value) { return limit != 0 && va
 
 bool HardReached(const SaLimits& l, const SaCounters& c) {
   return Reached(l.hard_packets, c.packets) || Reached(l.hard_bytes, c.bytes);
-}
-
-// Stores a value into a little-endian ABI field: on a little-endian host the
-// bytes of `v` already are the field's bytes, so one store replaces the
-// byte-by-byte loop (which also keeps a later wide copy of the whole
-// structure from stalling on byte stores).
-template <typename T>
-void PutLe(abi::Le<T>& field, T v) {
-  if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(field.b.data(), &v, sizeof(T));
-  } else {
-    field.set(v);
-  }
-}
-
-// Reads a little-endian ABI field: on a little-endian host one load (the
-// counterpart of PutLe).
-template <typename T>
-T GetLe(const abi::Le<T>& field) {
-  if constexpr (std::endian::native == std::endian::little) {
-    T v;
-    std::memcpy(&v, field.b.data(), sizeof(T));
-    return v;
-  } else {
-    return field.get();
-  }
 }
 
 // True if the 8 bytes are zero (one load, whatever the byte order).
@@ -149,11 +122,11 @@ void CheckLifetimes(EngineCore& e, SaSlot& s) {
 abi::RxMeta MakeRxMeta(std::uint32_t ctl, std::uint32_t sa_index, std::uint32_t spi,
                        std::uint64_t seq, std::uint64_t cookie) {
   abi::RxMeta m{};
-  PutLe(m.sa_index, sa_index);
-  PutLe(m.spi, spi);
-  PutLe(m.ctl, ctl);
-  PutLe(m.seq, seq);
-  PutLe(m.cookie, cookie);
+  m.sa_index.set(sa_index);
+  m.spi.set(spi);
+  m.ctl.set(ctl);
+  m.seq.set(seq);
+  m.cookie.set(cookie);
   return m;
 }
 
@@ -213,14 +186,14 @@ abi::RxMeta RxMetaFor(abi::RxStatus status, ExqReason reason = ExqReason::kNone)
 
 abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
   EngineCore& e = *impl_;
-  const std::uint32_t flags = GetLe(meta.flags);
+  const std::uint32_t flags = meta.flags.get();
   const bool offload = abi::tx_flags::Offload::Get(flags) != 0;
   if (!e.enabled()) {
     if (!offload) return ExqReason::kNone;  // bypass needs no engine
     ++e.counters.tx_dropped;
     return ExqReason::kTxNoSa;
   }
-  const std::uint32_t index = GetLe(meta.sa_index);
+  const std::uint32_t index = meta.sa_index.get();
   // Reserved metadata must be zero (the ABI rule for every reserved field).
   if ((flags & ~abi::tx_flags::kDefinedMask) != 0 || !AllZero(meta.rsvd_0x08))
     return FailTx(e, f, {ExqReason::kMalformed, 0, index, 0}, e.counters.malformed);
