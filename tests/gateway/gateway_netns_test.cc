@@ -55,27 +55,6 @@ std::string SkipReason() {
   return "";
 }
 
-// Creates a socket inside namespace `ns` (by name) from a helper thread.
-int SocketIn(const std::string& ns, int domain, int type, int proto) {
-  int fd = -1;
-  std::thread t([&] {
-    const int nsfd = open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-    if (nsfd < 0) return;
-    if (setns(nsfd, CLONE_NEWNET) == 0) fd = socket(domain, type | SOCK_CLOEXEC, proto);
-    close(nsfd);
-  });
-  t.join();
-  return fd;
-}
-
-sockaddr_in Addr(const char* ip, std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, ip, &a.sin_addr);
-  return a;
-}
-
 std::string Hex(std::mt19937_64& rng, std::size_t bytes) {
   std::string s;
   char b[3];
@@ -412,32 +391,15 @@ TEST_F(GatewayPair, RandomSpiFloodFromSpoofedSourcesLeavesTheTunnelAlone) {
   std::uint64_t flood_sent = 0;
   std::thread flood([&] {
     std::mt19937 rng(7);
-    std::uint8_t pkt[20 + 8 + 64] = {};
     const sockaddr_in dst = Addr("192.168.77.1", 4500);
     auto next = steady_clock::now();
     while (flood_on) {
       for (int burst = 0; burst < 10; ++burst) {
-        pkt[0] = 0x45;
-        pkt[2] = 0;
-        pkt[3] = sizeof(pkt);
-        pkt[8] = 64;
-        pkt[9] = IPPROTO_UDP;
         const std::uint32_t src = 0xC0A84D00u | (100 + rng() % 100);  // 192.168.77.100-199
-        const std::uint32_t nsrc = htonl(src);
-        std::memcpy(pkt + 12, &nsrc, 4);
-        std::memcpy(pkt + 16, &dst.sin_addr, 4);
-        const std::uint16_t sport = htons(static_cast<std::uint16_t>(1024 + rng() % 60000));
-        const std::uint16_t dport = htons(4500), ulen = htons(8 + 64);
-        std::memcpy(pkt + 20, &sport, 2);
-        std::memcpy(pkt + 22, &dport, 2);
-        std::memcpy(pkt + 24, &ulen, 2);
-        std::uint32_t spi = rng();
-        if (spi < 256) spi += 256;  // never the non-ESP marker or reserved
-        const std::uint32_t nspi = htonl(spi);
-        std::memcpy(pkt + 28, &nspi, 4);
-        for (std::size_t i = 32; i < sizeof(pkt); ++i) pkt[i] = static_cast<std::uint8_t>(rng());
-        if (sendto(raw, pkt, sizeof(pkt), 0, reinterpret_cast<const sockaddr*>(&dst), sizeof(dst)) >
-            0)
+        const auto sport = static_cast<std::uint16_t>(1024 + rng() % 60000);
+        const auto pkt = SpoofedEspInUdp(src, dst, sport, RandomSpi(rng), rng);
+        if (sendto(raw, pkt.data(), pkt.size(), 0, reinterpret_cast<const sockaddr*>(&dst),
+                   sizeof(dst)) > 0)
           ++flood_sent;
       }
       next += std::chrono::microseconds(1000);

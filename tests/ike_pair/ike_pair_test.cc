@@ -540,6 +540,118 @@ TEST(IkePairTest, UnprotectedInvalidSpiIsOnlyAHint) {
   EXPECT_EQ(p.b.stack->ChildSas().size(), 1u);  // nothing changed
 }
 
+// RFC 7296 §1.5 and §3.10: the one-way unprotected INVALID_SPI, byte by
+// byte, on port 4500 (behind the non-ESP marker) and on port 500; the
+// receiver takes it as a hint and never answers it.
+TEST(IkePairTest, UnprotectedInvalidSpiGoldenLayout) {
+  Pair p;
+  const Endpoint a4500{*IpAddress::Parse("192.0.2.1"), kNatTPort};
+  const Endpoint b_udp{*IpAddress::Parse("192.0.2.2"), kNatTPort};
+  p.a.stack->SendUnprotectedInvalidSpi(a4500, b_udp, 0xdeadbeef);
+  ASSERT_EQ(p.wire.size(), 1u);
+  const Datagram d = p.wire.front().d;
+  EXPECT_EQ(d.src, a4500);
+  EXPECT_EQ(d.dst, b_udp);
+  ASSERT_EQ(d.payload.size(), 4u + 28u + 12u);
+  const std::uint8_t* m = d.payload.data();
+  EXPECT_EQ(LoadBe32(m), 0u) << "non-ESP marker";
+  const std::uint8_t* h = m + 4;
+  std::uint64_t spi_i = 0, spi_r = 0;
+  for (int i = 0; i < 8; ++i) {
+    spi_i = spi_i << 8 | h[i];
+    spi_r = spi_r << 8 | h[8 + i];
+  }
+  EXPECT_NE(spi_i, 0u) << "random initiator SPI";
+  EXPECT_EQ(spi_r, 0u);
+  EXPECT_EQ(h[16], 41) << "next payload: Notify";
+  EXPECT_EQ(h[17], 0x20) << "version 2.0";
+  EXPECT_EQ(h[18], 37) << "INFORMATIONAL";
+  EXPECT_EQ(h[19], kFlagInitiator) << "I set, R clear";
+  EXPECT_EQ(LoadBe32(h + 20), 0u) << "message ID";
+  EXPECT_EQ(LoadBe32(h + 24), 40u) << "IKE length";
+  const std::uint8_t* n = h + 28;
+  EXPECT_EQ(n[0], 0) << "no next payload";
+  EXPECT_EQ(n[1], 0) << "not critical";
+  EXPECT_EQ((n[2] << 8) | n[3], 12);
+  EXPECT_EQ(n[4], 0) << "Protocol ID: zero, no SPI field";
+  EXPECT_EQ(n[5], 0) << "SPI size";
+  EXPECT_EQ((n[6] << 8) | n[7], 11) << "INVALID_SPI";
+  EXPECT_EQ(LoadBe32(n + 8), 0xdeadbeefu) << "the SPI as notification data";
+
+  // The receiver: one unprotected hint, and no answer (§1.5: no loop).
+  p.Pump();
+  ASSERT_EQ(p.b.rec.invalid_spi.size(), 1u);
+  EXPECT_FALSE(p.b.rec.invalid_spi[0].is_protected);
+  EXPECT_EQ(p.b.rec.invalid_spi[0].spi, 0xdeadbeefu);
+  EXPECT_EQ(p.b.rec.invalid_spi[0].peer, a4500);
+  EXPECT_TRUE(p.wire.empty());
+  EXPECT_EQ(p.log.size(), 1u);
+
+  // For plain ESP (no UDP) it goes from and to port 500, without a marker.
+  const Endpoint a500{*IpAddress::Parse("192.0.2.1"), kIkePort};
+  const Endpoint b500{*IpAddress::Parse("192.0.2.2"), kIkePort};
+  p.a.stack->SendUnprotectedInvalidSpi(a500, b500, 0x01020304);
+  ASSERT_EQ(p.wire.size(), 1u);
+  const Bytes& plain = p.wire.front().d.payload;
+  ASSERT_EQ(plain.size(), 40u);
+  EXPECT_NE(LoadBe32(plain.data()) | LoadBe32(plain.data() + 4), 0u);
+  EXPECT_EQ(LoadBe32(plain.data() + 36), 0x01020304u);
+  p.Pump();
+  ASSERT_EQ(p.b.rec.invalid_spi.size(), 2u);
+  EXPECT_EQ(p.b.rec.invalid_spi[1].spi, 0x01020304u);
+  EXPECT_TRUE(p.b.stack->IkeSas().empty()) << "a hint creates no state";
+}
+
+// Decision 2 when A's IKE no longer holds the Child SA: B deleted it, A
+// removed its side and answered, but the answer was lost, so B still has
+// the SA and keeps sending on A's former inbound SPI. INVALID_SPI + Delete
+// by that SPI makes B drop its outbound SA although A has no record of it.
+TEST(IkePairTest, InvalidSpiWithDeleteForAChildSaAlreadyForgotten) {
+  Pair p;
+  Establish(p);
+  const ChildSaInfo cb = p.b.stack->ChildSas()[0];
+  ASSERT_TRUE(p.b.stack->DeleteChild(cb.id).ok());
+  p.filter = [](Pair::InFlight& f) { return !f.to_b; };  // A's answer is lost
+  p.Pump();
+  p.filter = nullptr;
+  ASSERT_TRUE(p.a.stack->ChildSas().empty()) << "A forgot the Child SA";
+  ASSERT_EQ(p.b.installer.outbound.count(cb.spi_out), 1u) << "B still sends on it";
+
+  ASSERT_TRUE(
+      p.a.stack->SendInvalidSpiWithDelete({*IpAddress::Parse("192.0.2.2"), kIkePort}, cb.spi_out)
+          .ok());
+  p.Pump();
+  EXPECT_EQ(p.b.installer.outbound.count(cb.spi_out), 0u) << "B's outbound SA not removed";
+  EXPECT_TRUE(p.b.stack->ChildSas().empty());
+  ASSERT_FALSE(p.b.rec.invalid_spi.empty());
+  EXPECT_TRUE(p.b.rec.invalid_spi.back().is_protected);
+  EXPECT_EQ(p.b.rec.invalid_spi.back().spi, cb.spi_out);
+  // B's own Delete is answered from A's cache when B retransmits; both IKE
+  // SAs stay up.
+  p.Run(seconds(30));
+  EXPECT_EQ(p.a.Established().size(), 1u);
+  EXPECT_EQ(p.b.Established().size(), 1u);
+  EXPECT_FALSE(
+      p.a.stack->SendInvalidSpiWithDelete({*IpAddress::Parse("192.0.2.9"), kIkePort}, 1).ok());
+}
+
+// With the Child SA still held on both sides, the same message removes it
+// at both ends: B drops its outbound SA, answers with its inbound SPI, and A
+// removes its side.
+TEST(IkePairTest, InvalidSpiWithDeleteRemovesAChildSaStillHeld) {
+  Pair p;
+  Establish(p);
+  const ChildSaInfo ca = p.a.stack->ChildSas()[0];
+  ASSERT_TRUE(
+      p.a.stack->SendInvalidSpiWithDelete({*IpAddress::Parse("192.0.2.2"), kIkePort}, ca.spi_in)
+          .ok());
+  p.Pump();
+  EXPECT_TRUE(p.b.installer.outbound.empty());
+  EXPECT_TRUE(p.b.stack->ChildSas().empty());
+  EXPECT_TRUE(p.a.stack->ChildSas().empty());
+  EXPECT_TRUE(p.a.installer.inbound.empty() && p.a.installer.outbound.empty());
+}
+
 TEST(IkePairTest, FragmentedAuthWithLostFragment) {
   ConnectionConfig ca = MakeConfig("site", "192.0.2.1", "192.0.2.2", "10.1.0.0/16", "10.2.0.0/16");
   ConnectionConfig cb = MakeConfig("site", "192.0.2.2", "192.0.2.1", "10.2.0.0/16", "10.1.0.0/16");

@@ -264,25 +264,41 @@ struct Gateway::Impl : public recovery::RecoveryHost,
     std::vector<ike::IkeSaInfo> list;
     const ike::IkeSaInfo* i = FindIke(p, list);
     if (i == nullptr) return Status(Code::kNotFound, "no IKE SA with " + recovery::PeerToString(p));
-    INLINESEC_RETURN_IF_ERROR(ike->SendInvalidSpi(i->remote, spi));
-    if (!with_delete) return Status::Ok();
+    if (!with_delete) return ike->SendInvalidSpi(i->remote, spi);
     // The SPI was ours and its inbound SA is lost while the IKE stack still
     // holds the Child SA: a peer that ignores INVALID_SPI (strongSwan does)
     // honours a Delete, so delete the Child SA there too. The connection
     // wants it up: a peer that honours INVALID_SPI re-creates it itself,
     // so only if none came up shortly after do we create it (one Child SA,
-    // not two). If the IKE stack already forgot the Child SA, no Delete can
-    // be sent (see docs/gateway.md).
+    // not two).
     for (const ike::ChildSaInfo& c : ike->ChildSas()) {
       if (c.spi_in != spi) continue;
+      INLINESEC_RETURN_IF_ERROR(ike->SendInvalidSpi(i->remote, spi));
       INLINESEC_RETURN_IF_ERROR(ike->DeleteChild(c.id));
       Log("recovery: Child SA " + c.connection + "/" + c.child + " in " + Hex32(spi) +
           " lost: INVALID_SPI and Delete sent to " + recovery::PeerToString(p));
-      timers.Cancel(recreate_timer);
-      recreate_timer = timers.Arm(clock.Now() + kRecreateWait, [this, c] { Recreate(c); });
-      break;
+      ArmRecreate(c);
+      return Status::Ok();
     }
+    // The IKE stack already forgot that Child SA (expired or deleted here
+    // while the peer still sends on it): INVALID_SPI and a Delete by SPI in
+    // one message make the peer drop its outbound SA.
+    INLINESEC_RETURN_IF_ERROR(ike->SendInvalidSpiWithDelete(i->remote, spi));
+    ike::ChildSaInfo gone;
+    gone.ike_sa_id = i->id;
+    gone.connection = i->connection;
+    if (const ike::IkeSa* sa_ike = ike->FindIkeSa(i->id);
+        sa_ike != nullptr && !sa_ike->config().children.empty())
+      gone.child = sa_ike->config().children.front().name;
+    Log("recovery: SPI " + Hex32(spi) +
+        " was ours, IKE holds no Child SA for it: INVALID_SPI and " + "Delete by SPI sent to " +
+        recovery::PeerToString(p));
+    if (!gone.child.empty()) ArmRecreate(gone);
     return Status::Ok();
+  }
+  void ArmRecreate(const ike::ChildSaInfo& lost) {
+    timers.Cancel(recreate_timer);
+    recreate_timer = timers.Arm(clock.Now() + kRecreateWait, [this, lost] { Recreate(lost); });
   }
   bool IsStaticPeer(const recovery::Peer& p) override {
     Conn* c = ConnByPeer(p);
@@ -292,11 +308,31 @@ struct Gateway::Impl : public recovery::RecoveryHost,
     Conn* c = ConnByPeer(p);
     if (!ike || c == nullptr || c->manual)
       return Status(Code::kUnimplemented, "no IKE for this peer: cannot initiate");
+    // An IKE SA with that peer already being set up (we initiated at start,
+    // or the peer is initiating) is the recovery in flight: not a second one.
+    for (const ike::IkeSaInfo& i : ike->IkeSas()) {
+      if (i.connection == c->cfg.name && i.state == ike::IkeSaState::kConnecting) {
+        Log("recovery: IKE SA " + i.connection + " with " + i.remote.ToString() +
+            " already being set up: no second initiation");
+        return Status::Ok();
+      }
+    }
     Result<std::uint64_t> id = ike->Initiate(c->cfg.name);
     return id.ok() ? Status::Ok() : id.status();
   }
-  Status SendUnprotectedInvalidSpi(const recovery::Peer&, std::uint16_t, std::uint32_t) override {
-    return Status(Code::kUnimplemented, "the IKE stack has no unprotected notify");
+  // Decision 4 (only when enabled; the engine applies the global limit).
+  // RFC 7296 §1.5: back to the source address, to its UDP source port for
+  // ESP in UDP (from our 4500), else to port 500 (from ours).
+  Status SendUnprotectedInvalidSpi(const recovery::Peer& p, std::uint16_t sport,
+                                   std::uint32_t spi) override {
+    if (!ike) return Status(Code::kUnimplemented, "IKE is off: no unprotected INVALID_SPI");
+    if (p.v6) return Status(Code::kUnimplemented, "IPv6 peer");
+    const ike::IpAddress to = ike::IpAddress::V4({p.addr[0], p.addr[1], p.addr[2], p.addr[3]});
+    const ike::Endpoint local{ToIke(config.local_address),
+                              sport != 0 ? kNatTPort : config.ike_port};
+    const ike::Endpoint remote{to, sport != 0 ? sport : ike::kIkePort};
+    ike->SendUnprotectedInvalidSpi(local, remote, spi);
+    return Status::Ok();
   }
   Status RemoveOutboundAndRekey(const recovery::Peer&, std::uint32_t) override {
     // The IKE stack already deletes and re-negotiates the Child SA named by
@@ -384,6 +420,9 @@ struct Gateway::Impl : public recovery::RecoveryHost,
   TimePoint next_seq_refresh{};
   // On-demand liveness: IKE Child SAs' counters sampled every stall/4.
   std::optional<recovery::TrafficWatch> watch;
+  // Inbound packet count per IKE Child SA at the last sample: when it moves,
+  // IKE hears of the traffic (IkeStack::ChildSaTrafficSeen).
+  std::unordered_map<std::uint32_t, std::uint64_t> inbound_seen;
   TimePoint next_watch{};
   recovery::TokenBucket log_limit;
   recovery::TokenBucket tx_resync_limit;
@@ -633,6 +672,7 @@ Status Gateway::Impl::Remove(std::uint32_t spi, ike::Direction dir, const ike::E
     if (in && c.in && *c.in == h) {
       c.in.reset();
       if (watch) watch->Forget(spi);
+      inbound_seen.erase(spi);
       retired_in.emplace_back(PeerOf(ToSdk(peer.addr)), spi);
       if (retired_in.size() > 256) retired_in.erase(retired_in.begin());
     }
@@ -968,6 +1008,13 @@ void Gateway::Impl::WatchTraffic(TimePoint now) {
     Result<sdk::SaCounters> in = sa->ReadCounters(*c.in);
     Result<sdk::SaCounters> out = sa->ReadCounters(*c.out);
     if (!in.ok() || !out.ok()) continue;
+    // Inbound ESP on this Child SA proves the peer alive: IKE's DPD need not
+    // probe an active tunnel (RFC 7296 §2.4).
+    auto [seen, fresh] = inbound_seen.try_emplace(c.in->spi, in->packets);
+    if (!fresh && seen->second != in->packets) {
+      seen->second = in->packets;
+      ike->ChildSaTrafficSeen(c.in->spi);
+    }
     if (!watch->Sample(c.in->spi, in->packets, out->packets, now)) continue;
     const recovery::Peer p = PeerOf(c.cfg.peer);
     const bool sent = recovery->OnTrafficStall(p);

@@ -279,16 +279,38 @@ class IkeStack::Impl final : public IkeContext {
     });
   }
 
-  Status SendInvalidSpi(const Endpoint& peer, std::uint32_t spi) {
+  Status SendInvalidSpi(const Endpoint& peer, std::uint32_t spi, InfoKind kind) {
     Guard g(*this);
     for (auto& [id, sa] : sas_) {
       if (sa->state != IkeSaState::kEstablished || sa->remote.addr != peer.addr) continue;
-      sa->tasks->Queue(std::make_unique<InformationalTask>(*sa, *this, InfoKind::kInvalidSpi,
-                                                           std::vector<std::uint32_t>{spi}));
+      sa->tasks->Queue(
+          std::make_unique<InformationalTask>(*sa, *this, kind, std::vector<std::uint32_t>{spi}));
       sa->tasks->Initiate();
       return Status::Ok();
     }
     return Status(Code::kNotFound, "no IKE SA with " + peer.addr.ToString());
+  }
+
+  void SendUnprotectedInvalidSpi(const Endpoint& local, const Endpoint& remote, std::uint32_t spi) {
+    Message m;
+    // RFC 7296 §1.5: no IKE SPI means anything to the recipient; a random
+    // initiator SPI (zero is allowed here too) and a zero responder SPI.
+    do {
+      m.header.spi_i = random_.U64();
+    } while (m.header.spi_i == 0);
+    m.header.spi_r = 0;
+    m.header.exchange = ExchangeType::kInformational;
+    m.header.initiator = true;
+    m.header.response = false;
+    m.header.message_id = 0;
+    AddInvalidSpiNotify(m, spi);
+    m.payloads.back().encrypted = false;  // no SK payload: outside any IKE SA
+    Result<Bytes> b = ike::Encode(m, nullptr);
+    if (!b.ok()) return;
+    Datagram out{local, remote, {}};
+    if (local.port == kNatTPort || remote.port == kNatTPort) out.payload.assign(4, 0);
+    out.payload.insert(out.payload.end(), b->begin(), b->end());
+    send_(out);
   }
 
   std::vector<IkeSaInfo> IkeSas() const {
@@ -756,7 +778,14 @@ Status IkeStack::SendDpd(std::uint64_t ike_sa_id) {
   });
 }
 Status IkeStack::SendInvalidSpi(const Endpoint& peer, std::uint32_t spi) {
-  return impl_->SendInvalidSpi(peer, spi);
+  return impl_->SendInvalidSpi(peer, spi, InfoKind::kInvalidSpi);
+}
+Status IkeStack::SendInvalidSpiWithDelete(const Endpoint& peer, std::uint32_t spi) {
+  return impl_->SendInvalidSpi(peer, spi, InfoKind::kInvalidSpiDelete);
+}
+void IkeStack::SendUnprotectedInvalidSpi(const Endpoint& local, const Endpoint& remote,
+                                         std::uint32_t spi) {
+  impl_->SendUnprotectedInvalidSpi(local, remote, spi);
 }
 Status IkeStack::ChildSaExpired(std::uint32_t spi_in, bool hard) {
   return impl_->ChildExpired(spi_in, hard);

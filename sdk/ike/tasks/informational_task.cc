@@ -8,6 +8,12 @@
 
 namespace inlinesec::ike {
 
+void AddInvalidSpiNotify(Message& m, std::uint32_t spi) {
+  Bytes data(4);
+  StoreBe32(data.data(), spi);
+  m.AddNotify(NotifyType::kInvalidSpi, std::move(data), ProtocolId::kNone);
+}
+
 InformationalTask::InformationalTask(IkeSa& sa, IkeContext& ctx, InfoKind kind,
                                      std::vector<std::uint32_t> spis)
     : Task(Role::kInitiator), sa_(sa), ctx_(ctx), kind_(kind), spis_(std::move(spis)) {}
@@ -42,20 +48,23 @@ Step InformationalTask::Build(Message& out) {
       if (sa_.state == IkeSaState::kEstablished) sa_.state = IkeSaState::kDeleting;
       out.Add(PayloadType::kDelete, DeletePayload{ProtocolId::kIke, {}});
       break;
-    case InfoKind::kInvalidSpi: {
-      // RFC 7296 §3.10.1: the notification data holds the SPI.
-      Bytes spi(4);
-      StoreBe32(spi.data(), spis_.empty() ? 0 : spis_[0]);
-      out.AddNotify(NotifyType::kInvalidSpi, spi, ProtocolId::kEsp);
+    case InfoKind::kInvalidSpi:
+      AddInvalidSpiNotify(out, spis_.empty() ? 0 : spis_[0]);
       break;
-    }
+    case InfoKind::kInvalidSpiDelete:
+      // §1.4.1: a Delete lists SPIs as the sender expects them inbound, so
+      // the peer removes its outbound SA with this SPI.
+      AddInvalidSpiNotify(out, spis_.empty() ? 0 : spis_[0]);
+      if (!spis_.empty())
+        out.Add(PayloadType::kDelete, DeletePayload{ProtocolId::kEsp, {spis_[0]}});
+      break;
   }
   return Step::kNeedMore;
 }
 
 Step InformationalTask::Process(const Message& in) {
   if (role() == Role::kInitiator) {
-    if (kind_ == InfoKind::kDeleteChildren) {
+    if (kind_ == InfoKind::kDeleteChildren || kind_ == InfoKind::kInvalidSpiDelete) {
       for (std::uint32_t spi : spis_)
         if (ChildSa* c = sa_.FindChildByInbound(spi)) RemoveChild(ctx_, sa_, c->id);
     }

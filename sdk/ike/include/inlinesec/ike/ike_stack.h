@@ -111,6 +111,21 @@ class IkeStack {
   // DESIGN.md decision 5: a protected INVALID_SPI to the peer of an
   // established IKE SA; kNotFound if there is none.
   [[nodiscard]] Status SendInvalidSpi(const Endpoint& peer, std::uint32_t spi);
+  // Decision 2 when this stack no longer holds the Child SA whose inbound
+  // SPI was `spi` (expired or deleted here while the peer still sends on
+  // it): INVALID_SPI and a Delete (protocol ESP) for `spi` in one protected
+  // INFORMATIONAL over the established IKE SA with `peer`, so the peer drops
+  // its outbound SA. A local Child SA with that inbound SPI, if any, is
+  // removed when the peer answers. kNotFound if there is no IKE SA.
+  [[nodiscard]] Status SendInvalidSpiWithDelete(const Endpoint& peer, std::uint32_t spi);
+  // RFC 7296 §1.5: ESP with SPI `spi` came from `remote` (to `local`) and no
+  // IKE SA covers it. Sends a one-way INFORMATIONAL with an INVALID_SPI
+  // notify and no protection: random initiator SPI, zero responder SPI,
+  // Initiator flag set, Response flag clear, Message ID 0; on port 4500
+  // behind the non-ESP marker. The peer may treat it only as a hint and
+  // never answers it. Sent at once: the caller rate-limits (it is an
+  // amplifier for spoofed sources).
+  void SendUnprotectedInvalidSpi(const Endpoint& local, const Endpoint& remote, std::uint32_t spi);
   // Byte/packet lifetime events from the datapath: soft -> rekey, hard ->
   // delete (by our inbound SPI).
   [[nodiscard]] Status ChildSaExpired(std::uint32_t spi_in, bool hard);

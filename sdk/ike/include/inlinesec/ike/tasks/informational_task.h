@@ -9,7 +9,20 @@
 
 namespace inlinesec::ike {
 
-enum class InfoKind : std::uint8_t { kDpd, kDeleteChildren, kDeleteIke, kInvalidSpi };
+// kInvalidSpiDelete: INVALID_SPI plus a Delete (ESP) for an SPI that was
+// ours, whether or not a Child SA still holds it (DESIGN decision 5, 2).
+enum class InfoKind : std::uint8_t {
+  kDpd,
+  kDeleteChildren,
+  kDeleteIke,
+  kInvalidSpi,
+  kInvalidSpiDelete
+};
+
+// RFC 7296 §1.5, §3.10: an INVALID_SPI notify names no existing SA of ours,
+// so its SPI field is empty and its Protocol ID zero; the offending SPI is
+// the notification data.
+void AddInvalidSpiNotify(Message& m, std::uint32_t spi);
 
 class InformationalTask final : public Task {
  public:
