@@ -718,7 +718,8 @@ void Gateway::Impl::Recreate(const ike::ChildSaInfo& lost) {
   for (const Conn& c : conns) {
     if (c.cfg.name != lost.connection) continue;
     if (c.in && sa->Contains(*c.in)) {
-      Log("recovery: " + lost.connection + "/" + lost.child + " re-created by the peer");
+      Log("recovery: " + lost.connection + "/" + lost.child +
+          " has an inbound SA again (re-created by the peer or still up): not re-created by us");
       return;
     }
   }
