@@ -5,7 +5,11 @@
 #include "inlinesec/sdk/sa_manager.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
+#include <memory>
+
+#include "inlinesec/common/check.h"
 
 namespace inlinesec::sdk {
 namespace {
@@ -96,6 +100,8 @@ SaDescription SaDescription::Clone() const {
   return d;
 }
 
+void SaManager::FreeDeleter::operator()(void* p) const { std::free(p); }
+
 SaManager::SaManager(driver::Device& device, const Clock& clock, Timers& timers,
                      const SaManagerOptions& options)
     : device_(device),
@@ -103,15 +109,16 @@ SaManager::SaManager(driver::Device& device, const Clock& clock, Timers& timers,
       timers_(timers),
       options_(options),
       capacity_(device.caps().sa_capacity),
+      index_(static_cast<IndexState*>(std::calloc(capacity_, sizeof(IndexState)))),
       in_use_(device.caps().sa_capacity, 0) {
+  INLINESEC_CHECK(index_ != nullptr || capacity_ == 0);
   // SPI = generation * capacity + index, never below 256 and within 32 bits.
   min_generation_ = std::max<std::uint32_t>(1, (kMinSpi + capacity_ - 1) / capacity_);
   max_generation_ = static_cast<std::uint32_t>((std::uint64_t{1} << 32) / capacity_ - 1);
-  sas_.reserve(std::min<std::uint32_t>(capacity_, 1u << 16));
 }
 
 SaManager::~SaManager() {
-  for (auto& [index, s] : sas_) CancelTimers(s);
+  ForEachShadow([this](Shadow& s) { CancelTimers(s); });
 }
 
 // ------------------------------------------------------------ index and SPI
@@ -145,10 +152,9 @@ Result<std::uint32_t> SaManager::PickIndex() {
 }
 
 std::uint32_t SaManager::SpiFor(std::uint32_t index) {
-  auto it = generation_.find(index);
-  std::uint32_t g = it == generation_.end() ? min_generation_ : it->second;
-  std::uint32_t next = g >= max_generation_ ? min_generation_ : g + 1;
-  generation_[index] = next;
+  std::uint32_t& next = index_[index].next_generation;
+  const std::uint32_t g = next == 0 ? min_generation_ : next;
+  next = g >= max_generation_ ? min_generation_ : g + 1;
   return g * capacity_ + index;
 }
 
@@ -202,7 +208,7 @@ Result<SaHandle> SaManager::Reserve(const SaDescription& d) {
   }
   in_use_[h.index] = 1;
   std::uint32_t g = d.spi / capacity_;
-  generation_[h.index] = g >= max_generation_ ? min_generation_ : g + 1;
+  index_[h.index].next_generation = g >= max_generation_ ? min_generation_ : g + 1;
   return h;
 }
 
@@ -313,30 +319,74 @@ abi::SaEntry SaManager::Encode(const SaDescription& d, std::uint64_t seq) const 
   return e;
 }
 
-void SaManager::FillKey(abi::SaEntry& e, const SaDescription& d) {
-  std::copy(d.key.span().begin(), d.key.span().end(), e.key.begin());
+void SaManager::FillKey(abi::SaEntry& e, std::span<const std::uint8_t> key) {
+  std::copy(key.begin(), key.end(), e.key.begin());
 }
 
 // ------------------------------------------------------------ shadow
 
+SaManager::Shadow* SaManager::ShadowAt(std::uint32_t index) {
+  if (index >= capacity_ || index_[index].shadow == 0) return nullptr;
+  const std::uint32_t pos = index_[index].shadow - 1;
+  return &chunks_[pos / kShadowChunk][pos % kShadowChunk];
+}
+
+const SaManager::Shadow* SaManager::ShadowAt(std::uint32_t index) const {
+  return const_cast<SaManager*>(this)->ShadowAt(index);
+}
+
+SaManager::Shadow& SaManager::NewShadow(std::uint32_t index) {
+  INLINESEC_CHECK(index < capacity_ && index_[index].shadow == 0);
+  std::uint32_t pos;
+  if (!free_positions_.empty()) {
+    pos = free_positions_.back();
+    free_positions_.pop_back();
+  } else {
+    pos = positions_++;
+    if (pos / kShadowChunk == chunks_.size()) {
+      chunks_.push_back(std::make_unique<Shadow[]>(kShadowChunk));
+    }
+  }
+  index_[index].shadow = pos + 1;
+  ++live_;
+  return *ShadowAt(index);
+}
+
+void SaManager::DropShadow(std::uint32_t index) {
+  Shadow* s = ShadowAt(index);
+  if (s == nullptr) return;
+  free_positions_.push_back(index_[index].shadow - 1);
+  index_[index].shadow = 0;
+  --live_;
+  // Back to an unused Shadow in the same place: the key is wiped by
+  // ~InlineSecureBytes, the handler released, every field reset.
+  std::destroy_at(s);
+  std::construct_at(s);
+}
+
+template <typename Fn>
+void SaManager::ForEachShadow(Fn&& fn) {
+  for (std::uint32_t pos = 0; pos < positions_; ++pos) {
+    Shadow& s = chunks_[pos / kShadowChunk][pos % kShadowChunk];
+    if (s.handle.index != SaHandle{}.index) fn(s);
+  }
+}
+
 SaManager::Shadow* SaManager::Find(SaHandle sa) {
-  auto it = sas_.find(sa.index);
-  if (it == sas_.end() || it->second.handle.spi != sa.spi) return nullptr;
-  return &it->second;
+  Shadow* s = ShadowAt(sa.index);
+  return s != nullptr && s->handle.spi == sa.spi ? s : nullptr;
 }
 
 const SaManager::Shadow* SaManager::Find(SaHandle sa) const {
-  auto it = sas_.find(sa.index);
-  if (it == sas_.end() || it->second.handle.spi != sa.spi) return nullptr;
-  return &it->second;
+  return const_cast<SaManager*>(this)->Find(sa);
 }
 
 bool SaManager::Contains(SaHandle sa) const { return Find(sa) != nullptr; }
 
 std::vector<SaHandle> SaManager::Handles() const {
   std::vector<SaHandle> out;
-  out.reserve(sas_.size());
-  for (const auto& [index, s] : sas_) out.push_back(s.handle);
+  out.reserve(live_);
+  const_cast<SaManager*>(this)->ForEachShadow([&](Shadow& s) { out.push_back(s.handle); });
   return out;
 }
 
@@ -347,15 +397,18 @@ Result<abi::SaEntry> SaManager::ShadowEntry(SaHandle sa) const {
 }
 
 void SaManager::Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry) {
-  auto [it, fresh] = sas_.try_emplace(h.index);
-  Shadow& s = it->second;
-  if (!fresh) {
-    CancelTimers(s);  // an update re-arms from now
-    s = Shadow{};
+  if (Shadow* old = ShadowAt(h.index)) {
+    CancelTimers(*old);  // an update re-arms from now
+    DropShadow(h.index);
   }
+  Shadow& s = NewShadow(h.index);
   s.handle = h;
-  s.desc = d.Clone();
-  s.desc.spi = h.spi;
+  s.direction = d.direction;
+  s.esn = d.esn;
+  s.cookie = d.cookie;
+  s.life = d.life;
+  const bool key_stored = s.key.Assign(d.key.span());
+  INLINESEC_CHECK(key_stored);  // Validate checked the length
   s.entry = entry;
   s.entry.key.fill(0);
   s.last_seq = entry.seq.get();
@@ -364,19 +417,19 @@ void SaManager::Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& e
 
 void SaManager::ArmTimers(Shadow& s) {
   CancelTimers(s);
-  if (s.desc.life.time_soft.count() <= 0 && s.desc.life.time_hard.count() <= 0) return;
+  if (s.life.time_soft.count() <= 0 && s.life.time_hard.count() <= 0) return;
   const SaHandle h = s.handle;
   const TimePoint now = clock_.Now();
-  if (s.desc.life.time_soft.count() > 0) {
-    s.soft_timer = timers_.Arm(now + s.desc.life.time_soft, [this, h] {
+  if (s.life.time_soft.count() > 0) {
+    s.soft_timer = timers_.Arm(now + s.life.time_soft, [this, h] {
       if (Shadow* p = Find(h)) {
         p->soft_timer = kNoTimer;
         Emit(*p, SaEventKind::kSoftTime);
       }
     });
   }
-  if (s.desc.life.time_hard.count() > 0) {
-    s.hard_timer = timers_.Arm(now + s.desc.life.time_hard, [this, h] {
+  if (s.life.time_hard.count() > 0) {
+    s.hard_timer = timers_.Arm(now + s.life.time_hard, [this, h] {
       Shadow* p = Find(h);
       if (p == nullptr) return;
       p->hard_timer = kNoTimer;
@@ -399,7 +452,7 @@ void SaManager::Emit(Shadow& s, SaEventKind kind) {
   std::uint32_t bit = 1u << static_cast<unsigned>(kind);
   if (s.emitted & bit) return;
   s.emitted |= bit;
-  SaEvent ev{s.handle, kind, s.desc.cookie};
+  SaEvent ev{s.handle, kind, s.cookie};
   // Copy: the handler may delete the SA (and with it s.handler).
   SaEventHandler h = s.handler ? s.handler : handler_;
   if (h) h(ev);
@@ -413,11 +466,10 @@ Status SaManager::SetEventHandler(SaHandle sa, SaEventHandler handler) {
 }
 
 void SaManager::Forget(std::uint32_t index) {
-  auto it = sas_.find(index);
-  if (it == sas_.end()) return;
-  CancelTimers(it->second);
-  it->second.desc.key.Clear();  // wipe now, not whenever the map frees it
-  sas_.erase(it);
+  Shadow* s = ShadowAt(index);
+  if (s == nullptr) return;
+  CancelTimers(*s);
+  DropShadow(index);  // wipes the key now
   // Late packets (or TX metadata) naming this slot must meet an empty entry.
   quarantine_.emplace_back(clock_.Now() + options_.spi_quarantine, index);
 }
@@ -435,7 +487,7 @@ Result<SaHandle> SaManager::Add(const SaDescription& desc) {
   abi::SaEntry e = Encode(desc, desc.initial_seq);
   e.spi.set(h->spi);
   abi::SaEntry wire = e;
-  FillKey(wire, desc);
+  FillKey(wire, desc.key.span());
   Status st = device_.WriteSa(h->index, wire, /*replace=*/false);
   SecureWipe({wire.key.data(), wire.key.size()});
   if (!st.ok()) {
@@ -456,7 +508,7 @@ Result<SaHandle> SaManager::Add(const SaDescription& desc) {
 Status SaManager::Update(SaHandle sa, const SaDescription& desc) {
   Shadow* s = Find(sa);
   if (s == nullptr) return Status(Code::kNotFound, "no such SA");
-  if (desc.direction != s->desc.direction || (desc.spi != 0 && desc.spi != sa.spi)) {
+  if (desc.direction != s->direction || (desc.spi != 0 && desc.spi != sa.spi)) {
     return Status(Code::kInvalidArgument, "update cannot change direction or SPI");
   }
   INLINESEC_RETURN_IF_ERROR(Validate(desc));
@@ -469,7 +521,7 @@ Status SaManager::Update(SaHandle sa, const SaDescription& desc) {
   abi::SaEntry e = Encode(desc, seq);
   e.spi.set(sa.spi);
   abi::SaEntry wire = e;
-  FillKey(wire, desc);
+  FillKey(wire, desc.key.span());
   Status ws = device_.WriteSa(sa.index, wire, /*replace=*/true);
   SecureWipe({wire.key.data(), wire.key.size()});
   if (!ws.ok()) {
@@ -478,7 +530,7 @@ Status SaManager::Update(SaHandle sa, const SaDescription& desc) {
   }
   SaEventHandler handler = std::move(s->handler);
   Commit(sa, desc, e);
-  sas_[sa.index].handler = std::move(handler);
+  ShadowAt(sa.index)->handler = std::move(handler);
   return Status::Ok();
 }
 
@@ -568,23 +620,24 @@ BatchResult SaManager::AddBatch(std::span<const SaDescription> descs) {
     release_all(false);
     return r;
   }
-  std::vector<abi::SaWriteRecord> records(descs.size());
-  std::vector<abi::SaEntry> entries(descs.size());
+  // Scratch kept between batches (no allocation once warm); the keys in it
+  // are wiped by WriteRecords.
+  std::vector<abi::SaWriteRecord>& records = add_records_;
+  records.assign(descs.size(), abi::SaWriteRecord{});
   for (std::size_t i = 0; i < descs.size(); ++i) {
-    entries[i] = Encode(descs[i], descs[i].initial_seq);
-    entries[i].spi.set(handles[i].spi);
-    records[i] = abi::SaWriteRecord{};
     records[i].index.set(handles[i].index);
-    records[i].entry = entries[i];
-    FillKey(records[i].entry, descs[i]);
+    records[i].entry = Encode(descs[i], descs[i].initial_seq);
+    records[i].entry.spi.set(handles[i].spi);
+    FillKey(records[i].entry, descs[i].key.span());
   }
+  // WriteRecords wipes the keys: the records then hold the shadow entries.
   r.status = WriteRecords(records, r.item_status, 0);
   if (!r.status.ok()) {
     NoteDeviceFailure(r.status);
     release_all(IsDeviceFailure(r.status));
     return r;
   }
-  for (std::size_t i = 0; i < descs.size(); ++i) Commit(handles[i], descs[i], entries[i]);
+  for (std::size_t i = 0; i < descs.size(); ++i) Commit(handles[i], descs[i], records[i].entry);
   r.handles = std::move(handles);
   return r;
 }
@@ -604,7 +657,7 @@ BatchResult SaManager::UpdateBatch(std::span<const SaHandle> sas,
     Status st;
     if (s == nullptr) {
       st = Status(Code::kNotFound, "no such SA");
-    } else if (descs[i].direction != s->desc.direction ||
+    } else if (descs[i].direction != s->direction ||
                (descs[i].spi != 0 && descs[i].spi != sas[i].spi)) {
       st = Status(Code::kInvalidArgument, "update cannot change direction or SPI");
     } else {
@@ -628,7 +681,7 @@ BatchResult SaManager::UpdateBatch(std::span<const SaHandle> sas,
     records[i].index.set(sas[i].index);
     records[i].flags.set(abi::cmd_flags::Replace::Set(0, 1));
     records[i].entry = entries[i];
-    FillKey(records[i].entry, descs[i]);
+    FillKey(records[i].entry, descs[i].key.span());
   }
   // A failed update batch cannot be rolled back to the old keys by
   // invalidation; the engine's all-or-nothing rule covers one chunk, so
@@ -646,9 +699,9 @@ BatchResult SaManager::UpdateBatch(std::span<const SaHandle> sas,
     return r;
   }
   for (std::size_t i = 0; i < descs.size(); ++i) {
-    SaEventHandler handler = std::move(sas_[sas[i].index].handler);
+    SaEventHandler handler = std::move(ShadowAt(sas[i].index)->handler);
     Commit(sas[i], descs[i], entries[i]);
-    sas_[sas[i].index].handler = std::move(handler);
+    ShadowAt(sas[i].index)->handler = std::move(handler);
   }
   r.handles.assign(sas.begin(), sas.end());
   return r;
@@ -758,7 +811,7 @@ void SaManager::OnDeviceEvent(const Event& event) {
   if ((s->emitted & done) != 0) return;
   // Which limit? The entry does not say: compare the SA's counters with the
   // limits (falling back to whichever limit is set).
-  const SaLifetime& l = s->desc.life;
+  const SaLifetime& l = s->life;
   std::uint64_t pkt_limit = Remaining(soft ? l.packets_soft : l.packets_hard, s->consumed_packets);
   std::uint64_t byte_limit = Remaining(soft ? l.bytes_soft : l.bytes_hard, s->consumed_bytes);
   bool pkts = false, bytes = false;
@@ -783,11 +836,11 @@ void SaManager::OnDeviceEvent(const Event& event) {
 // ------------------------------------------------------------ resync
 
 abi::SaEntry SaManager::RecoveryEntry(Shadow& s) {
-  const SaDescription& d = s.desc;
+  const SaLifetime& life = s.life;
   std::uint64_t seq = s.last_seq;
-  if (d.direction == SaDirection::kOutbound) {
+  if (s.direction == SaDirection::kOutbound) {
     // Forward by the margin, never back; saturate at the last number.
-    std::uint64_t last = d.esn ? std::numeric_limits<std::uint64_t>::max() : 0xFFFFFFFFull;
+    std::uint64_t last = s.esn ? std::numeric_limits<std::uint64_t>::max() : 0xFFFFFFFFull;
     seq = seq > last - options_.resync_seq_margin ? last : seq + options_.resync_seq_margin;
   }
   s.consumed_bytes += s.read_bytes;
@@ -795,28 +848,27 @@ abi::SaEntry SaManager::RecoveryEntry(Shadow& s) {
   s.read_bytes = s.read_packets = 0;
   abi::SaEntry e = s.entry;
   e.seq.set(seq);
-  e.soft_bytes.set(Remaining(d.life.bytes_soft, s.consumed_bytes));
-  e.hard_bytes.set(Remaining(d.life.bytes_hard, s.consumed_bytes));
-  e.soft_packets.set(Remaining(d.life.packets_soft, s.consumed_packets));
-  e.hard_packets.set(Remaining(d.life.packets_hard, s.consumed_packets));
+  e.soft_bytes.set(Remaining(life.bytes_soft, s.consumed_bytes));
+  e.hard_bytes.set(Remaining(life.bytes_hard, s.consumed_bytes));
+  e.soft_packets.set(Remaining(life.packets_soft, s.consumed_packets));
+  e.hard_packets.set(Remaining(life.packets_hard, s.consumed_packets));
   s.entry = e;
   s.last_seq = seq;
   return e;
 }
 
 std::optional<SaHandle> SaManager::LookupInbound(std::uint32_t spi) const {
-  auto it = sas_.find(spi & (capacity_ - 1));
-  if (it == sas_.end() || it->second.handle.spi != spi ||
-      it->second.desc.direction != SaDirection::kInbound) {
+  const Shadow* s = ShadowAt(spi & (capacity_ - 1));
+  if (s == nullptr || s->handle.spi != spi || s->direction != SaDirection::kInbound) {
     return std::nullopt;
   }
-  return it->second.handle;
+  return s->handle;
 }
 
 std::optional<SaHandle> SaManager::LookupIndex(std::uint32_t index) const {
-  auto it = sas_.find(index);
-  if (it == sas_.end()) return std::nullopt;
-  return it->second.handle;
+  const Shadow* s = ShadowAt(index);
+  if (s == nullptr) return std::nullopt;
+  return s->handle;
 }
 
 Status SaManager::Reprogram(SaHandle sa) {
@@ -825,7 +877,7 @@ Status SaManager::Reprogram(SaHandle sa) {
   if (s->stopped)
     return Status(Code::kFailedPrecondition, "SA stopped (expired): not re-programmed");
   abi::SaEntry wire = RecoveryEntry(*s);
-  FillKey(wire, s->desc);
+  FillKey(wire, s->key.span());
   Status st = device_.WriteSa(sa.index, wire, /*replace=*/true);
   SecureWipe({wire.key.data(), wire.key.size()});
   if (!st.ok()) NoteDeviceFailure(st);
@@ -845,16 +897,16 @@ Status SaManager::Resync() {
   // Every entry is invalid now: traffic for these SAs fails closed until
   // its record lands.
   std::vector<abi::SaWriteRecord> records;
-  records.reserve(sas_.size());
-  for (auto& [index, s] : sas_) {
-    if (s.stopped) continue;
+  records.reserve(live_);
+  ForEachShadow([&](Shadow& s) {
+    if (s.stopped) return;
     abi::SaWriteRecord rec{};
-    rec.index.set(index);
+    rec.index.set(s.handle.index);
     rec.flags.set(abi::cmd_flags::Replace::Set(0, 1));
     rec.entry = RecoveryEntry(s);
-    FillKey(rec.entry, s.desc);
+    FillKey(rec.entry, s.key.span());
     records.push_back(rec);
-  }
+  });
   if (!records.empty()) {
     std::vector<Status> item_status(records.size());
     Status st = WriteRecords(records, item_status, 0);

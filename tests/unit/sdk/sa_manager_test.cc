@@ -147,6 +147,64 @@ TEST_F(SaManagerTest, ShadowEncodingHasNoKey) {
   EXPECT_EQ(st->ctl.get(), ctl);
 }
 
+// The shadow is a flat store by table index: every index of a full table,
+// the top index of a 2^20 table, store positions reused after deletes, and
+// only live SAs reported or re-programmed.
+TEST_F(SaManagerTest, ShadowStoreAtCapacityEdges) {
+  Make(16);
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    std::vector<SaHandle> hs;
+    for (int i = 0; i < 16; ++i) {
+      auto h = sa_->Add(i % 2 ? Inbound() : Outbound(0x3000 + i));
+      ASSERT_TRUE(h.ok()) << h.status().ToString();
+      hs.push_back(*h);
+    }
+    EXPECT_EQ(sa_->size(), 16u);
+    EXPECT_EQ(sa_->Add(Outbound(0x3999)).status().code(), Code::kResourceExhausted);
+    std::set<std::uint32_t> indices;
+    for (SaHandle h : sa_->Handles()) indices.insert(h.index);
+    EXPECT_EQ(indices.size(), 16u);
+    for (int i = 0; i < 16; ++i) {
+      EXPECT_TRUE(sa_->Contains(hs[i]));
+      EXPECT_EQ(sa_->LookupIndex(hs[i].index), hs[i]);
+      EXPECT_EQ(sa_->LookupInbound(hs[i].spi).has_value(), i % 2 == 1);
+      auto e = sa_->ShadowEntry(hs[i]);
+      ASSERT_TRUE(e.ok());
+      EXPECT_EQ(e->spi.get(), hs[i].spi);
+      EXPECT_TRUE(abi::AllZero(e->key));
+    }
+    // Delete every other SA: the rest stay intact and only they are
+    // re-programmed by a resync.
+    for (int i = 0; i < 16; i += 2) ASSERT_TRUE(sa_->Delete(hs[i]).ok());
+    EXPECT_EQ(sa_->size(), 8u);
+    EXPECT_EQ(sa_->Handles().size(), 8u);
+    ASSERT_TRUE(sa_->Resync().ok());
+    for (int i = 0; i < 16; ++i) {
+      EXPECT_EQ(sa_->Contains(hs[i]), i % 2 == 1);
+      EXPECT_EQ(dev_->ReadSa(hs[i].index).ok(), i % 2 == 1);
+    }
+    for (int i = 1; i < 16; i += 2) ASSERT_TRUE(sa_->Delete(hs[i]).ok());
+    EXPECT_EQ(sa_->size(), 0u);
+    EXPECT_TRUE(sa_->Handles().empty());
+    env_.Advance(std::chrono::seconds(30));  // quarantine over: refill
+  }
+  // A large table: the top index through an explicit inbound SPI.
+  Make(1u << 20);
+  const std::uint32_t top = (1u << 20) - 1;
+  auto h = sa_->Add(Inbound((7u << 20) | top));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->index, top);
+  EXPECT_EQ(sa_->LookupInbound((7u << 20) | top), *h);
+  EXPECT_FALSE(sa_->LookupInbound((6u << 20) | top).has_value());
+  EXPECT_FALSE(sa_->LookupIndex(0).has_value());
+  EXPECT_FALSE(sa_->LookupIndex(top + 1).has_value());
+  EXPECT_TRUE(sa_->Reprogram(*h).ok());
+  ASSERT_TRUE(sa_->Delete(*h).ok());
+  EXPECT_FALSE(sa_->LookupInbound((7u << 20) | top).has_value());
+  EXPECT_EQ(sa_->size(), 0u);
+}
+
 TEST_F(SaManagerTest, AddBatchIsAllOrNothingOnValidation) {
   std::vector<SaDescription> batch;
   for (std::uint32_t i = 0; i < 10; ++i) batch.push_back(Outbound(0x3000 + i));

@@ -4,8 +4,10 @@
 // cannot be logged by accident.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 namespace inlinesec {
@@ -42,5 +44,36 @@ class SecureBytes {
 
 // Wipes any buffer holding secrets (wrapper over OPENSSL_cleanse).
 void SecureWipe(std::span<std::uint8_t> bytes);
+
+// Up to N bytes of key material stored inline (no heap buffer), for tables
+// that hold many keys: wiped on destruction and on Clear(), neither copyable
+// nor movable (no silent copies), no stream operator.
+template <std::size_t N>
+class InlineSecureBytes {
+ public:
+  InlineSecureBytes() = default;
+  ~InlineSecureBytes() { Clear(); }
+  InlineSecureBytes(const InlineSecureBytes&) = delete;
+  InlineSecureBytes& operator=(const InlineSecureBytes&) = delete;
+
+  // False (and nothing stored) if src is longer than N.
+  [[nodiscard]] bool Assign(std::span<const std::uint8_t> src) {
+    if (size_ != 0) Clear();  // bytes past size_ are always zero
+    if (src.size() > N) return false;
+    std::memcpy(bytes_.data(), src.data(), src.size());
+    size_ = src.size();
+    return true;
+  }
+  void Clear() {
+    SecureWipe(bytes_);
+    size_ = 0;
+  }
+  std::size_t size() const { return size_; }
+  std::span<const std::uint8_t> span() const { return {bytes_.data(), size_}; }
+
+ private:
+  std::array<std::uint8_t, N> bytes_{};
+  std::size_t size_ = 0;
+};
 
 }  // namespace inlinesec

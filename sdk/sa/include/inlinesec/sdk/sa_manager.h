@@ -6,6 +6,9 @@
 // packet lifetime exceptions into the same typed per-SA event stream, reads
 // per-SA counters back, and re-programs the table from the shadow after a
 // device reset or firmware restart (sequence numbers forward, never back).
+// The shadow is a flat store indexed by table index (inbound SPIs index the
+// table, DESIGN decision 2), keys in fixed inline buffers wiped on delete:
+// adding an SA allocates nothing once the store has grown.
 //
 // The SaDescription maps one to one onto DPDK's rte_security_session_conf
 // (ipsec xform + AEAD xform); see docs/sdk_sa_manager.md for the table.
@@ -19,6 +22,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -141,6 +145,9 @@ struct SaManagerOptions {
 
 class SaManager {
  public:
+  // Longest key an SaDescription carries (AES-256-GCM, ChaCha20-Poly1305).
+  static constexpr std::size_t kMaxShadowKey = 32;
+
   SaManager(driver::Device& device, const Clock& clock, Timers& timers,
             const SaManagerOptions& options = {});
   ~SaManager();
@@ -204,7 +211,7 @@ class SaManager {
   [[nodiscard]] Status Reprogram(SaHandle sa);
 
   // --- introspection ---
-  std::size_t size() const { return sas_.size(); }
+  std::size_t size() const { return live_; }
   bool Contains(SaHandle sa) const;
   std::vector<SaHandle> Handles() const;
   // The entry the shadow would program for `sa` (key zeroed), for
@@ -212,11 +219,17 @@ class SaManager {
   [[nodiscard]] Result<abi::SaEntry> ShadowEntry(SaHandle sa) const;
 
  private:
+  // What the shadow keeps of an SA's description: what resync, Reprogram
+  // and the lifetime events need beside the encoded entry.
   struct Shadow {
-    SaHandle handle;
-    SaDescription desc;          // key in SecureBytes
-    abi::SaEntry entry{};        // encoded, key bytes zero
-    std::uint64_t last_seq = 0;  // last sequence number known (read or programmed)
+    SaHandle handle;  // index 0xFFFFFFFF: an unused store position
+    SaDirection direction = SaDirection::kOutbound;
+    bool esn = false;
+    std::uint64_t cookie = 0;
+    SaLifetime life;
+    InlineSecureBytes<kMaxShadowKey> key;  // wiped on delete (destructor)
+    abi::SaEntry entry{};                  // encoded, key bytes zero
+    std::uint64_t last_seq = 0;            // last sequence number known (read or programmed)
     // Lifetime use: before the current programming, and read since it.
     std::uint64_t consumed_bytes = 0;
     std::uint64_t consumed_packets = 0;
@@ -228,13 +241,23 @@ class SaManager {
     bool stopped = false;       // hard limit or overflow: never reprogrammed
     SaEventHandler handler;
   };
+  // The Shadow of table index `index`, nullptr if none.
+  Shadow* ShadowAt(std::uint32_t index);
+  const Shadow* ShadowAt(std::uint32_t index) const;
+  // A fresh Shadow for `index` (which has none).
+  Shadow& NewShadow(std::uint32_t index);
+  // Destroys index's Shadow (wiping its key) and frees its position.
+  void DropShadow(std::uint32_t index);
+  // Calls fn(Shadow&) for every live Shadow.
+  template <typename Fn>
+  void ForEachShadow(Fn&& fn);
 
   Result<std::uint32_t> PickIndex();
   std::uint32_t SpiFor(std::uint32_t index);
   Status Validate(const SaDescription& d) const;
   abi::SaEntry Encode(const SaDescription& d, std::uint64_t seq) const;
-  // Fills entry.key from the description for a write; wiped by the caller.
-  static void FillKey(abi::SaEntry& e, const SaDescription& d);
+  // Fills entry.key for a write; wiped by the caller.
+  static void FillKey(abi::SaEntry& e, std::span<const std::uint8_t> key);
   Result<SaHandle> Reserve(const SaDescription& d);
   void Unreserve(const SaHandle& h, SaDirection dir);
   void Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry);
@@ -259,17 +282,36 @@ class SaManager {
   std::uint32_t min_generation_;
   std::uint32_t max_generation_;
 
-  std::unordered_map<std::uint32_t, Shadow> sas_;  // by table index
+  // Per table index, one calloc'd array (the OS zero-fills it lazily, so a
+  // large table costs no memory until its indices are used): the position
+  // + 1 of its Shadow in the store (0: none) and the next SPI generation
+  // (0: min_generation_).
+  struct IndexState {
+    std::uint32_t shadow;
+    std::uint32_t next_generation;
+  };
+  struct FreeDeleter {
+    void operator()(void* p) const;
+  };
+  std::unique_ptr<IndexState[], FreeDeleter> index_;
+  // The shadow store: Shadows in chunks that never move (pointers stay
+  // valid while handlers add and delete SAs); positions of dropped Shadows
+  // are reused, so it holds the peak number of SAs.
+  static constexpr std::uint32_t kShadowChunk = 256;
+  std::vector<std::unique_ptr<Shadow[]>> chunks_;
+  std::vector<std::uint32_t> free_positions_;
+  std::uint32_t positions_ = 0;  // store positions handed out so far
+  std::size_t live_ = 0;         // live Shadows
   // Index state: free FIFO (oldest freed first), quarantine until time,
-  // reserved SPIs, generation per index.
+  // reserved SPIs.
   std::deque<std::uint32_t> free_;
   std::deque<std::pair<TimePoint, std::uint32_t>> quarantine_;
-  std::unordered_map<std::uint32_t, std::uint32_t> reserved_;    // index -> spi
-  std::unordered_map<std::uint32_t, std::uint32_t> generation_;  // next, if not min
+  std::unordered_map<std::uint32_t, std::uint32_t> reserved_;  // index -> spi
   std::uint32_t next_fresh_ = 0;      // indices >= this were never handed out
   std::vector<std::uint8_t> in_use_;  // index taken (SA, reservation or quarantine)
   SaEventHandler handler_;
   bool resync_needed_ = false;
+  std::vector<abi::SaWriteRecord> add_records_;  // AddBatch scratch, keys wiped
 };
 
 }  // namespace inlinesec::sdk
