@@ -14,6 +14,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -77,7 +78,8 @@ class IkePair : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (HasFailure()) {
+    // The daemons' logs: on failure, or always with IKEPAIR_LOGS set.
+    if (HasFailure() || std::getenv("IKEPAIR_LOGS") != nullptr) {
       for (const char* log : {"/a.log", "/b.log", "/b2.log"})
         std::fprintf(stderr, "--- %s ---\n%s\n", log, Slurp(dir_.path + log).c_str());
     }
@@ -175,6 +177,15 @@ class IkePair : public ::testing::Test {
     return ms;
   }
 
+  // Milliseconds from `t0` until `tag`'s gateway has decrypted more than
+  // `above` packets (traffic restored), or none within 10 s.
+  std::optional<double> MsUntilDecrypted(const char* tag, std::uint64_t above,
+                                         SteadyClock::time_point t0) {
+    return MsUntil(
+        t0, [&] { return Num(Query(sock(tag), "counters"), "datapath", "rx_decrypted") > above; },
+        seconds(10));
+  }
+
   void StartStream(int count = 1000) {
     auto p = t::Process::Spawn(a_.Exec({"ping", "-q", "-i", "0.01", "-c", std::to_string(count),
                                         "-I", "10.1.0.1", "10.2.0.1"}),
@@ -267,9 +278,7 @@ TEST_F(IkePair, RestartedGatewayRecoversByInitialContact) {
   const auto restart = SteadyClock::now();
   RestartB("passive");
   ASSERT_FALSE(HasFatalFailure());
-  const std::optional<double> restored_ms = MsUntil(
-      restart, [&] { return Num(Query(sock("b"), "counters"), "datapath", "rx_decrypted") != 0; },
-      seconds(10));
+  const std::optional<double> restored_ms = MsUntilDecrypted("b", 0, restart);
   ASSERT_TRUE(restored_ms) << "no ESP from A decrypted after B's restart";
   std::printf(
       "[ metric ] inlinesec IKE pair, B SIGKILL + restart: traffic restored %.1f ms "
@@ -323,7 +332,8 @@ TEST_F(IkePair, PeerRestartDetectedByLivenessAndStaleSasDroppedAtOnce) {
   ASSERT_EQ(Query(sock("a"), "sas")["ike_sas"][0]["spi_i"], old_spi_i);
 
   // B restarts with all state lost and initiates itself (static peer).
-  const std::uint64_t rx0 = Num(Query(sock("a"), "counters"), "datapath", "rx_decrypted");
+  const json a0 = Query(sock("a"), "counters");
+  const std::uint64_t rx0 = Num(a0, "datapath", "rx_decrypted");
   const auto restart = SteadyClock::now();
   RestartB("active");
   ASSERT_FALSE(HasFatalFailure());
@@ -362,9 +372,7 @@ TEST_F(IkePair, PeerRestartDetectedByLivenessAndStaleSasDroppedAtOnce) {
       std::string::npos)
       << "A's old IKE SA did not go down as replaced (INITIAL_CONTACT)";
 
-  const std::optional<double> restored_ms = MsUntil(
-      restart, [&] { return Num(Query(sock("a"), "counters"), "datapath", "rx_decrypted") > rx0; },
-      seconds(10));
+  const std::optional<double> restored_ms = MsUntilDecrypted("a", rx0, restart);
   ASSERT_TRUE(restored_ms) << "traffic not restored after B's restart";
   const double fault_to_restored = MsSince(crash) - (MsSince(restart) - *restored_ms);
   std::printf(
@@ -499,6 +507,59 @@ TEST_F(IkePair, RandomSpiFloodLeavesTunnelIkeAndLivenessAlone) {
   EXPECT_EQ(sas["ike_sas"][0]["state"], "established");
   EXPECT_EQ(sas["child_sas"].size(), 2u);
   EXPECT_TRUE(Ping());
+}
+
+// Decision 2 when A's IKE stack already forgot the Child SA: B deletes it,
+// A removes its side and answers, the answer is lost (a blackhole route at
+// A), so B keeps its outbound SA (its Delete still waiting) and goes on
+// sending on it. A's SPI misses get INVALID_SPI + Delete by SPI; B drops its
+// outbound SA and A creates the Child SA again.
+TEST_F(IkePair, ForgottenChildSaDeletedBySpiAndRecreated) {
+  const json b_sas = Query(sock("b"), "sas");
+  std::string b_in;
+  for (const json& c : b_sas["child_sas"])
+    if (c["direction"] == "in") b_in = c["spi"];
+  ASSERT_FALSE(b_in.empty());
+  ASSERT_TRUE(a_.Ip({"route", "add", "blackhole", "192.168.81.2/32"}).ok());
+  Result<ControlReply> del = ControlCall(sock("b"), {"ike", "delete-child"});
+  ASSERT_TRUE(del.ok() && del->ok);
+  ASSERT_TRUE(t::WaitFor([&] { return Query(sock("a"), "sas")["child_sas"].empty(); }, seconds(3),
+                         milliseconds(5)))
+      << "A did not remove the Child SA";
+  ASSERT_TRUE(a_.Ip({"route", "del", "blackhole", "192.168.81.2/32"}).ok());
+  ASSERT_EQ(Query(sock("b"), "sas")["child_sas"].size(), 2u) << "B should still hold it";
+
+  const json a0 = Query(sock("a"), "counters");
+  const std::uint64_t rx0 = Num(a0, "datapath", "rx_decrypted");
+  auto p = t::Process::Spawn(
+      b_.Exec({"ping", "-q", "-i", "0.01", "-c", "500", "-I", "10.2.0.1", "10.1.0.1"}), {},
+      dir_.path + "/stream.log");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  stream_.emplace(std::move(*p));
+  // From A's first failed packet (B's first ESP on the old SA).
+  ASSERT_TRUE(t::WaitFor(
+      [&] {
+        return Num(Query(sock("a"), "counters"), "datapath", "rx_failed") >
+               Num(a0, "datapath", "rx_failed");
+      },
+      seconds(5), milliseconds(2)));
+  const auto first_miss = SteadyClock::now();
+  const std::optional<double> restored_ms = MsUntilDecrypted("a", rx0, first_miss);
+  ASSERT_TRUE(restored_ms) << "no ESP from B decrypted at A again";
+  std::printf(
+      "[ metric ] inlinesec IKE pair, Child SA forgotten by A's IKE while B sends: traffic "
+      "restored %.1f ms after A's first SPI miss\n",
+      *restored_ms);
+  EXPECT_LT(*restored_ms, 1000.0);
+  EXPECT_NE(
+      Slurp(dir_.path + "/a.log").find("IKE holds no Child SA for it: INVALID_SPI and Delete"),
+      std::string::npos);
+  EXPECT_GE(Num(Query(sock("a"), "counters"), "recovery", "notify_with_delete"), 1u);
+  // B dropped the old Child SA on A's Delete (its own Delete was never
+  // answered), and holds the new one.
+  EXPECT_NE(Slurp(dir_.path + "/b.log").find("Child SA down: peer/c in " + b_in),
+            std::string::npos);
+  EXPECT_EQ(Query(sock("b"), "sas")["child_sas"].size(), 2u);
 }
 
 // The hint side (RFC 7296 §1.5): an unprotected INVALID_SPI from the peer's
