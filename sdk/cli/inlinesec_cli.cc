@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "inlinesec/common/guarded_main.h"
 #include "inlinesec/gateway/control.h"
 
 namespace {
@@ -59,6 +60,7 @@ void PrintTable(const json& rows, const std::string& indent) {
   line(cols);
   for (const json& row : rows) {
     std::vector<std::string> cells;
+    cells.reserve(cols.size());
     for (const std::string& c : cols) cells.push_back(row.contains(c) ? Scalar(row[c]) : "-");
     line(cells);
   }
@@ -116,7 +118,9 @@ int Call(const std::string& socket, const std::string& cmd, const std::string& k
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int Run(int argc, char** argv) {
   CLI::App app{"inlinesec: query and control inlinesecd"};
   app.require_subcommand(1);
   std::string socket = "/run/inlinesec/inlinesecd.sock";
@@ -189,4 +193,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return inlinesec::GuardedMain("inlinesec", [&] { return Run(argc, argv); });
 }

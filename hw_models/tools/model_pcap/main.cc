@@ -22,6 +22,7 @@
 
 #include "inlinesec/abi/abi.h"
 #include "inlinesec/common/clock.h"
+#include "inlinesec/common/guarded_main.h"
 #include "inlinesec/common/secure_bytes.h"
 #include "inlinesec/driver/device.h"
 #include "inlinesec/driver/model_transport.h"
@@ -286,7 +287,9 @@ Status Run(const Options& opt) {
 }  // namespace
 }  // namespace inlinesec::tools
 
-int main(int argc, char** argv) {
+namespace {
+
+int Run(int argc, char** argv) {
   inlinesec::tools::Options opt;
   CLI::App app{"inlinesec-model-pcap: run a pcap through the inlinesec engine model"};
   app.add_option("--sas", opt.sa_path, "SA file (JSON, docs/tools/model_pcap.md)")->required();
@@ -306,4 +309,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return inlinesec::GuardedMain("inlinesec-model-pcap", [&] { return Run(argc, argv); });
 }

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "inlinesec/common/clock.h"
+#include "inlinesec/common/guarded_main.h"
 #include "inlinesec/gateway/config.h"
 #include "inlinesec/gateway/control.h"
 #include "inlinesec/gateway/event_loop.h"
@@ -26,7 +27,9 @@ int Fail(const inlinesec::Status& st) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int Run(int argc, char** argv) {
   using namespace inlinesec;
   CLI::App app{"inlinesecd: inline IPsec gateway over the inlinesec engine"};
   std::string config_path = "/etc/inlinesec/inlinesecd.json";
@@ -86,4 +89,10 @@ int main(int argc, char** argv) {
   l->Remove(sig_fd);
   close(sig_fd);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return inlinesec::GuardedMain("inlinesecd", [&] { return Run(argc, argv); });
 }
