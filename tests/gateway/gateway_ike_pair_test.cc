@@ -65,6 +65,11 @@ class IkePair : public ::testing::Test {
                  false);
     StartB("b.log");
     ASSERT_FALSE(HasFatalFailure());
+    // B answers on its control socket once its IKE port is bound: A's first
+    // IKE_SA_INIT must not be lost (its retransmission comes 4 s later).
+    ASSERT_TRUE(t::WaitFor([&] { return !Query(sock("b"), "status").empty(); }, seconds(5),
+                           milliseconds(5)))
+        << "B did not start";
     auto d = t::Process::Spawn(a_.Exec({INLINESECD_PATH, "-c", dir_.path + "/a.json"}), {},
                                dir_.path + "/a.log");
     ASSERT_TRUE(d.ok()) << d.status().ToString();
