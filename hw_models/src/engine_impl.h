@@ -320,7 +320,7 @@ class EngineCore {
   void UpdateCplStall();
 
   // Fetched OpenSSL ciphers, one per algorithm for this engine's lifetime
-  // (an SA write only allocates and keys a context).
+  // (an SA write re-keys a parked context, or allocates and keys one).
   esp::CipherCache ciphers_;
   // Scratch for batches, reused so a batch allocates nothing once warm.
   std::vector<abi::SaWriteRecord> batch_records_;
