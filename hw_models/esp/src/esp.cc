@@ -30,6 +30,8 @@ constexpr std::uint8_t kEcnCe = 0x03;
 constexpr std::uint16_t kIpv4Df = 0x4000;
 constexpr std::uint16_t kIpv4Mf = 0x2000;
 constexpr std::uint16_t kIpv4FragOffsetMask = 0x1FFF;
+// RFC 4303 §2.4 padding bytes 1, 2, 3 (and a zero to make a word).
+constexpr std::uint8_t kPadBytes[4] = {1, 2, 3, 0};
 
 // The IP packet handed to Encapsulate, as far as ESP needs it.
 struct Inner {
@@ -280,7 +282,6 @@ TxResult Encapsulate(const TxPlan& sa, Aead& aead, std::uint64_t seq, Frame& f,
   // Padding 1, 2, 3 (RFC 4303 §2.4), pad length, next header. The four bytes
   // of kPadBytes always fit (the tailroom holds the ICV after them); bytes
   // past the trailer are overwritten by the ICV.
-  static constexpr std::uint8_t kPadBytes[4] = {1, 2, 3, 0};
   std::uint8_t* trailer = ct + payload_len;
   std::memcpy(trailer, kPadBytes, sizeof(kPadBytes));
   trailer[pad] = static_cast<std::uint8_t>(pad);
@@ -410,16 +411,14 @@ RxParse ParseInbound(std::span<const std::uint8_t> pkt) {
     p.esp_off = p.l3_len;
     esp = body.rest();
   } else if (proto == kProtoUdp) {
-    std::uint16_t ulen = 0, ucsum = 0;
-    if (!body.U16(p.sport) || !body.U16(p.dport) || !body.U16(ulen) || !body.U16(ucsum) ||
-        p.dport != kNatTPort) {
-      p.sport = 0;
-      p.dport = 0;
-      return p;
-    }
+    std::span<const std::uint8_t> u;
+    if (!body.Bytes(kUdpHeaderBytes, u) || LoadBe16(&u[2]) != kNatTPort) return p;
+    p.sport = LoadBe16(&u[0]);
+    p.dport = kNatTPort;
     p.udp = true;
     // RFC 3948 §2.1: the UDP checksum is not checked. The UDP length bounds
     // the ESP packet.
+    const std::uint16_t ulen = LoadBe16(&u[4]);
     if (ulen < kUdpHeaderBytes || !body.Bytes(ulen - kUdpHeaderBytes, esp)) {
       p.cls = RxClass::kMalformed;
       return p;
@@ -480,8 +479,19 @@ RxResult Decapsulate(std::uint32_t ctl, Aead& aead, const RxParse& p, std::uint6
   const std::uint8_t nh = ct[ct_len - 1];
   if (pad + 2 > ct_len) return res;
   const std::size_t payload_len = ct_len - 2 - pad;
-  for (std::size_t i = 0; i < pad; ++i)
-    if (ct[payload_len + i] != static_cast<std::uint8_t>(i + 1)) return res;
+  if (pad <= 3) {
+    // The common case (the minimum padding): the pad bytes compared as one
+    // word. Four bytes from the pad start stay inside the packet (the pad
+    // length, next header and ICV follow).
+    std::uint32_t got, want;
+    std::memcpy(&got, ct + payload_len, 4);
+    std::memcpy(&want, kPadBytes, 4);
+    const std::uint32_t mask = static_cast<std::uint32_t>((std::uint64_t{1} << (8 * pad)) - 1);
+    if (((got ^ want) & mask) != 0) return res;
+  } else {
+    for (std::size_t i = 0; i < pad; ++i)
+      if (ct[payload_len + i] != static_cast<std::uint8_t>(i + 1)) return res;
+  }
   res.next_header = nh;
 
   const bool tunnel = abi::sa_ctl::Mode::Get(ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);

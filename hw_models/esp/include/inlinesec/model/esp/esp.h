@@ -100,22 +100,25 @@ enum class RxClass : std::uint8_t {
 };
 
 // What the outer headers say; filled as far as parsing got (for exceptions).
+// 64 bytes (offsets and lengths fit 32 bits: a packet is at most 65535 bytes
+// past its IPv6 header), so that the per-packet default is a few wide stores.
 struct RxParse {
   RxClass cls = RxClass::kBypass;
   bool v6 = false;
   bool udp = false;
-  abi::IpAddr src{};
-  abi::IpAddr dst{};
+  std::uint8_t outer_tos = 0;  // IPv4 TOS / IPv6 traffic class (DSCP << 2 | ECN)
   std::uint16_t sport = 0;
   std::uint16_t dport = 0;
   std::uint32_t spi = 0;
   std::uint32_t seq_low = 0;
-  std::uint8_t outer_tos = 0;  // IPv4 TOS / IPv6 traffic class (DSCP << 2 | ECN)
-  std::size_t l3_len = 0;      // outer IP header bytes incl. options / ext headers
-  std::size_t nh_off = 0;      // offset of the next-header byte naming ESP/UDP
-  std::size_t esp_off = 0;     // offset of the ESP header in the packet
-  std::size_t esp_len = 0;     // ESP header .. ICV, bytes
+  std::uint32_t l3_len = 0;   // outer IP header bytes incl. options / ext headers
+  std::uint32_t nh_off = 0;   // offset of the next-header byte naming ESP/UDP
+  std::uint32_t esp_off = 0;  // offset of the ESP header in the packet
+  std::uint32_t esp_len = 0;  // ESP header .. ICV, bytes
+  abi::IpAddr src{};
+  abi::IpAddr dst{};
 };
+static_assert(sizeof(RxParse) == 64);
 
 // Reads the outer IPv4/IPv6 header (IPv6: hop-by-hop, routing and
 // destination-options headers are walked), and a UDP header to port 4500.
