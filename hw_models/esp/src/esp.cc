@@ -111,8 +111,14 @@ std::uint64_t SumWords(std::span<const std::uint8_t> b, std::uint64_t sum) {
   return sum;
 }
 
+// One's-complement fold of a sum of 16/32-bit words to 16 bits, inverted.
+// Four fixed steps, no loop: after the first the value is below 2^33, after
+// the second below 2^18, after the third at most 0x10001, then at most 0xFFFF.
 std::uint16_t Fold(std::uint64_t sum) {
-  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  sum = (sum & 0xFFFFFFFFu) + (sum >> 32);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  sum = (sum & 0xFFFF) + (sum >> 16);
   return static_cast<std::uint16_t>(~sum);
 }
 
@@ -188,9 +194,22 @@ TxPlan PlanTx(const abi::SaEntry& sa) {
   p.tunnel = abi::sa_ctl::Mode::Get(ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
   p.outer_v6 = abi::sa_ctl::OuterV6::Get(ctl) != 0;
   p.esn = abi::sa_ctl::Esn::Get(ctl) != 0;
-  p.df = static_cast<abi::DfMode>(abi::sa_ctl::DfMode::Get(ctl));
-  p.dscp_set = abi::sa_ctl::DscpMode::Get(ctl) == static_cast<std::uint32_t>(abi::DscpMode::kSet);
-  p.dscp = static_cast<std::uint8_t>(abi::sa_outer::Dscp::Get(outer));
+  if (abi::sa_ctl::DscpMode::Get(ctl) == static_cast<std::uint32_t>(abi::DscpMode::kSet)) {
+    p.tos_keep = kEcnMask;
+    p.tos_set = static_cast<std::uint8_t>(abi::sa_outer::Dscp::Get(outer) << 2);
+  }
+  // DF: kSet and kClear force it; kCopy (and anything else) takes the inner
+  // IPv4 DF (an inner IPv6 packet counts as DF, see Inner).
+  switch (static_cast<abi::DfMode>(abi::sa_ctl::DfMode::Get(ctl))) {
+    case abi::DfMode::kSet:
+      p.df_force = kIpv4Df;
+      break;
+    case abi::DfMode::kClear:
+      break;
+    default:
+      p.df_copy = kIpv4Df;
+      break;
+  }
   const bool udp = abi::sa_ctl::UdpEncap::Get(ctl) != 0;
   p.udp_len = udp ? kUdpHeaderBytes : 0;
   p.carrier = udp ? kProtoUdp : kProtoEsp;
@@ -213,6 +232,7 @@ TxPlan PlanTx(const abi::SaEntry& sa) {
     std::memcpy(h + 16, sa.dst.data(), 4);
     p.head_sum = SumWords({h, kIpv4HeaderBytes}, 0);
   }
+  p.grow_head = static_cast<std::uint8_t>(p.hdr_len + p.udp_len + kEspIvHeaderBytes);
   if (udp) {
     // RFC 3948 §2.1: ports from the SA.
     StoreBe16(h + p.hdr_len, sa.udp_sport.get());
@@ -262,7 +282,7 @@ TxResult Encapsulate(const TxPlan& sa, Aead& aead, std::uint64_t seq, Frame& f,
   const std::size_t total = hdr_len + sa.udp_len + esp_len;
   // Tunnel: the outer header, UDP and ESP go in front of the packet;
   // transport: UDP and ESP go between its header and its payload.
-  const std::size_t grow_head = std::size_t{sa.hdr_len} + sa.udp_len + kEspIvHeaderBytes;
+  const std::size_t grow_head = sa.grow_head;
   const std::size_t tail_room = f.buf.size() - f.off - in.total;
   if (f.off < grow_head || tail_room < pad + 2 + kIcvBytes) return res;
   if ((sa.outer_v6 ? total - kIpv6HeaderBytes : total) > 0xFFFF) return res;
@@ -305,19 +325,16 @@ TxResult Encapsulate(const TxPlan& sa, Aead& aead, std::uint64_t seq, Frame& f,
     StoreBe16(udp + 6, 0);
   }
   if (sa.tunnel) {
-    const std::uint8_t dscp = sa.dscp_set ? sa.dscp : static_cast<std::uint8_t>(in.tos >> 2);
-    // RFC 6040 §4.1 normal mode: the ECN field is copied from the inner header.
-    const std::uint8_t tos = static_cast<std::uint8_t>((dscp << 2) | (in.tos & kEcnMask));
+    // DSCP copied or set; RFC 6040 §4.1 normal mode: the ECN field is
+    // copied from the inner header.
+    const auto tos = static_cast<std::uint8_t>((in.tos & sa.tos_keep) | sa.tos_set);
     if (sa.outer_v6) {
       std::memcpy(out, sa.head.data(), kIpv6HeaderBytes);
       out[0] = static_cast<std::uint8_t>(0x60 | (tos >> 4));
       out[1] = static_cast<std::uint8_t>((tos & 0x0F) << 4);  // flow label 0
       StoreBe16(out + 4, static_cast<std::uint16_t>(total - kIpv6HeaderBytes));
     } else {
-      // DF: kCopy takes the inner IPv4 DF (an inner IPv6 packet counts as DF,
-      // see Inner); kSet and kClear force it.
-      const bool df = sa.df == abi::DfMode::kSet || (sa.df != abi::DfMode::kClear && in.df);
-      const std::uint16_t flags = df ? kIpv4Df : 0;
+      const auto flags = static_cast<std::uint16_t>((in.df ? sa.df_copy : 0) | sa.df_force);
       const auto id = static_cast<std::uint16_t>(seq);  // ID: low 16 bits of seq
       std::memcpy(out, sa.head.data(), kIpv4HeaderBytes);
       out[1] = tos;
@@ -479,19 +496,8 @@ RxResult Decapsulate(std::uint32_t ctl, Aead& aead, const RxParse& p, std::uint6
   const std::uint8_t nh = ct[ct_len - 1];
   if (pad + 2 > ct_len) return res;
   const std::size_t payload_len = ct_len - 2 - pad;
-  if (pad <= 3) {
-    // The common case (the minimum padding): the pad bytes compared as one
-    // word. Four bytes from the pad start stay inside the packet (the pad
-    // length, next header and ICV follow).
-    std::uint32_t got, want;
-    std::memcpy(&got, ct + payload_len, 4);
-    std::memcpy(&want, kPadBytes, 4);
-    const std::uint32_t mask = static_cast<std::uint32_t>((std::uint64_t{1} << (8 * pad)) - 1);
-    if (((got ^ want) & mask) != 0) return res;
-  } else {
-    for (std::size_t i = 0; i < pad; ++i)
-      if (ct[payload_len + i] != static_cast<std::uint8_t>(i + 1)) return res;
-  }
+  for (std::size_t i = 0; i < pad; ++i)
+    if (ct[payload_len + i] != static_cast<std::uint8_t>(i + 1)) return res;
   res.next_header = nh;
 
   const bool tunnel = abi::sa_ctl::Mode::Get(ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);

@@ -56,12 +56,19 @@ struct TxPlan {
   bool tunnel = false;
   bool outer_v6 = false;
   bool esn = false;
-  abi::DfMode df = abi::DfMode::kCopy;
-  bool dscp_set = false;
-  std::uint8_t dscp = 0;     // sa_outer::Dscp (kSet)
-  std::uint8_t hdr_len = 0;  // tunnel: outer IP header bytes (20 / 40); transport: 0
-  std::uint8_t udp_len = 0;  // 8 with NAT-T, else 0
-  std::uint8_t carrier = 0;  // kProtoEsp, or kProtoUdp with NAT-T
+  std::uint8_t hdr_len = 0;    // tunnel: outer IP header bytes (20 / 40); transport: 0
+  std::uint8_t udp_len = 0;    // 8 with NAT-T, else 0
+  std::uint8_t grow_head = 0;  // bytes added in front: hdr_len + udp_len + ESP header + IV
+  std::uint8_t carrier = 0;    // kProtoEsp, or kProtoUdp with NAT-T
+  // Tunnel outer TOS / traffic class = (inner & tos_keep) | tos_set:
+  // DscpMode kCopy keeps all 8 bits; kSet keeps the ECN bits and sets the
+  // SA's DSCP.
+  std::uint8_t tos_keep = 0xFF;
+  std::uint8_t tos_set = 0;
+  // IPv4 tunnel flags = (inner DF ? df_copy : 0) | df_force (DfMode kCopy:
+  // df_copy = DF; kSet: df_force = DF; kClear: both 0).
+  std::uint16_t df_copy = 0;
+  std::uint16_t df_force = 0;
   // Tunnel: the outer header at [0, hdr_len) (IPv4: version/IHL, TTL,
   // protocol, addresses; IPv6: version, next header, hop limit, addresses),
   // then (NAT-T) the UDP header's ports at [hdr_len, hdr_len + 8). Transport:
