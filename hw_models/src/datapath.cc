@@ -47,10 +47,12 @@ void PacketAddresses(std::span<const std::uint8_t> pkt, ExceptionInfo& info) {
   }
 }
 
-bool Reached(std::uint64_t limit, std::uint64_t value) { return limit != 0 && value >= limit; }
+// limit != 0 && value >= limit, without a branch: for limit 0, limit - 1
+// wraps to the largest value, which no value exceeds.
+bool Reached(std::uint64_t limit, std::uint64_t value) { return limit - 1 < value; }
 
 bool HardReached(const SaLimits& l, const SaCounters& c) {
-  return Reached(l.hard_packets, c.packets) || Reached(l.hard_bytes, c.bytes);
+  return Reached(l.hard_packets, c.packets) | Reached(l.hard_bytes, c.bytes);
 }
 
 // True if the 8 bytes are zero (one load, whatever the byte order).
@@ -92,9 +94,8 @@ struct TxFailure {
 
 // Lifetime events after a packet was processed (SA events: Outbound 0,
 // addresses from the SA).
-void CheckLifetimes(EngineCore& e, SaSlot& s) {
+void LifetimeEvents(EngineCore& e, SaSlot& s) {
   const SaLimits& l = s.limits;
-  if (!l.any()) return;
   const auto post = [&](ExqReason reason) {
     ExceptionInfo info;
     info.reason = reason;
@@ -115,6 +116,11 @@ void CheckLifetimes(EngineCore& e, SaSlot& s) {
     s.state = abi::sa_state::HardExpired::Set(s.state, 1);
     post(ExqReason::kHardLifetime);
   }
+}
+
+// The same, entered only by SAs that have a limit.
+void CheckLifetimes(EngineCore& e, SaSlot& s) {
+  if (s.limits.any()) LifetimeEvents(e, s);
 }
 
 // RX metadata written once per packet from locals (the Le fields are byte

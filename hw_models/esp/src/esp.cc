@@ -336,11 +336,11 @@ TxResult Encapsulate(const TxPlan& sa, Aead& aead, std::uint64_t seq, Frame& f,
     } else {
       const auto flags = static_cast<std::uint16_t>((in.df ? sa.df_copy : 0) | sa.df_force);
       const auto id = static_cast<std::uint16_t>(seq);  // ID: low 16 bits of seq
-      std::memcpy(out, sa.head.data(), kIpv4HeaderBytes);
-      out[1] = tos;
-      StoreBe16(out + 2, static_cast<std::uint16_t>(total));
-      StoreBe16(out + 4, id);
-      StoreBe16(out + 6, flags);
+      // Version/IHL, TOS, total length, ID and flags as one big-endian
+      // word; TTL, protocol and addresses from the template.
+      StoreBe64(out, (std::uint64_t{0x45} << 56) | (std::uint64_t{tos} << 48) |
+                         (std::uint64_t{total} << 32) | (std::uint64_t{id} << 16) | flags);
+      std::memcpy(out + 8, sa.head.data() + 8, kIpv4HeaderBytes - 8);
       // The template's words are pre-summed; add the four written above.
       const std::uint64_t sum =
           sa.head_sum + (std::uint32_t{tos} << 16) + total + (std::uint32_t{id} << 16) + flags;
