@@ -32,49 +32,42 @@ ReplayWindow::ReplayWindow(std::uint32_t size, bool esn, std::uint64_t top)
   bits_[(top_ >> 6) & mask_] = LowBitsThrough(top_ & 63);
 }
 
-ReplayWindow::Verdict ReplayWindow::Check(std::uint32_t seq_low, std::uint64_t& seq) const {
-  if (!esn_) {
-    seq = seq_low;
-  } else {
-    // RFC 4303 Appendix A2.1, with W the window (half the space when the
-    // window is off, which picks the candidate nearest to top).
-    const std::uint32_t w = size_ != 0 ? size_ : 0x80000000u;
-    const std::uint32_t tl = static_cast<std::uint32_t>(top_);
-    const std::uint32_t th = static_cast<std::uint32_t>(top_ >> 32);
-    const std::uint32_t bottom = tl - w + 1;  // modulo 2^32
-    std::uint64_t hi;
-    if (tl >= w - 1) {
-      // The window lies within one 2^32 subspace.
-      if (seq_low >= bottom) {
-        hi = th;
-      } else {
-        if (th == 0xFFFFFFFFu) {  // would leave the 64-bit space
-          seq = seq_low;
-          return Verdict::kTooOld;
-        }
-        hi = std::uint64_t{th} + 1;
-      }
+ReplayWindow::Verdict ReplayWindow::CheckEsn(std::uint32_t seq_low, std::uint64_t& seq) const {
+  // RFC 4303 Appendix A2.1, with W the window (half the space when the
+  // window is off, which picks the candidate nearest to top).
+  const std::uint32_t w = size_ != 0 ? size_ : 0x80000000u;
+  const std::uint32_t tl = static_cast<std::uint32_t>(top_);
+  const std::uint32_t th = static_cast<std::uint32_t>(top_ >> 32);
+  const std::uint32_t bottom = tl - w + 1;  // modulo 2^32
+  std::uint64_t hi;
+  if (tl >= w - 1) {
+    // The window lies within one 2^32 subspace.
+    if (seq_low >= bottom) {
+      hi = th;
     } else {
-      // The window spans two subspaces: bottom lies in th - 1.
-      if (seq_low >= bottom) {
-        if (th == 0) {  // below sequence number 0
-          seq = seq_low;
-          return Verdict::kTooOld;
-        }
-        hi = std::uint64_t{th} - 1;
-      } else {
-        hi = th;
+      if (th == 0xFFFFFFFFu) {  // would leave the 64-bit space
+        seq = seq_low;
+        return Verdict::kTooOld;
       }
+      hi = std::uint64_t{th} + 1;
     }
-    seq = (hi << 32) | seq_low;
+  } else {
+    // The window spans two subspaces: bottom lies in th - 1.
+    if (seq_low >= bottom) {
+      if (th == 0) {  // below sequence number 0
+        seq = seq_low;
+        return Verdict::kTooOld;
+      }
+      hi = std::uint64_t{th} - 1;
+    } else {
+      hi = th;
+    }
   }
-  if (size_ == 0) return Verdict::kOk;
-  if (seq > top_) return Verdict::kOk;
-  if (top_ - seq >= size_) return Verdict::kTooOld;
-  return Received(seq) ? Verdict::kReplay : Verdict::kOk;
+  seq = (hi << 32) | seq_low;
+  return Judge(seq);
 }
 
-void ReplayWindow::Accept(std::uint64_t seq) {
+void ReplayWindow::AcceptSlow(std::uint64_t seq) {
   if (seq > top_) {
     const std::uint64_t old_word = top_ >> 6;
     const std::uint64_t new_word = seq >> 6;

@@ -31,10 +31,27 @@ class ReplayWindow {
   // for the ICV and reported in exceptions; the verdict says whether it may
   // be accepted. kTooOld also covers numbers outside the 64-bit (ESN) or
   // 32-bit space.
-  [[nodiscard]] Verdict Check(std::uint32_t seq_low, std::uint64_t& seq) const;
+  // Inline without ESN (the number is the 32 bits as sent).
+  [[nodiscard]] Verdict Check(std::uint32_t seq_low, std::uint64_t& seq) const {
+    if (esn_) return CheckEsn(seq_low, seq);
+    seq = seq_low;
+    return Judge(seq);
+  }
   // Marks `seq` (from a successful Check, after the ICV verified) as received
-  // and moves the window.
-  void Accept(std::uint64_t seq);
+  // and moves the window. Inline for the common cases: no window (only top
+  // moves) and a number above top in top's word (one bit, no word cleared).
+  void Accept(std::uint64_t seq) {
+    if (size_ == 0) {
+      if (seq > top_) top_ = seq;
+      return;
+    }
+    if (seq > top_ && (seq >> 6) == (top_ >> 6)) {
+      bits_[(seq >> 6) & mask_] |= std::uint64_t{1} << (seq & 63);
+      top_ = seq;
+      return;
+    }
+    AcceptSlow(seq);
+  }
 
   std::uint64_t top() const { return top_; }
   std::uint32_t size() const { return size_; }
@@ -42,6 +59,14 @@ class ReplayWindow {
 
  private:
   bool Received(std::uint64_t s) const { return (bits_[(s >> 6) & mask_] >> (s & 63)) & 1u; }
+  // The verdict for a full sequence number.
+  Verdict Judge(std::uint64_t seq) const {
+    if (size_ == 0 || seq > top_) return Verdict::kOk;
+    if (top_ - seq >= size_) return Verdict::kTooOld;
+    return Received(seq) ? Verdict::kReplay : Verdict::kOk;
+  }
+  Verdict CheckEsn(std::uint32_t seq_low, std::uint64_t& seq) const;  // App. A2 inference
+  void AcceptSlow(std::uint64_t seq);
 
   std::uint32_t size_;
   bool esn_;
