@@ -376,21 +376,26 @@ RxParse ParseInbound(std::span<const std::uint8_t> pkt) {
   const unsigned version = pkt.empty() ? 0u : pkt[0] >> 4;
   if (version == 4) {
     if (!r.Bytes(kIpv4HeaderBytes, h)) return p;
-    const std::uint16_t tot = LoadBe16(&h[2]);
-    const std::uint16_t frag = LoadBe16(&h[6]);
-    proto = h[9];
-    std::memcpy(p.src.data(), &h[12], 4);
-    std::memcpy(p.dst.data(), &h[16], 4);
-    p.outer_tos = h[1];
-    p.l3_len = std::size_t{h[0] & 0x0Fu} * 4;
+    // The fixed header as five big-endian words: the fields are cut out of
+    // them and, without options, the checksum is their sum.
+    const std::uint32_t w0 = LoadBe32(&h[0]), w1 = LoadBe32(&h[4]), w2 = LoadBe32(&h[8]);
+    const std::uint32_t w3 = LoadBe32(&h[12]), w4 = LoadBe32(&h[16]);
+    const std::uint32_t tot = w0 & 0xFFFF;
+    proto = static_cast<std::uint8_t>(w2 >> 16);
+    StoreBe32(p.src.data(), w3);
+    StoreBe32(p.dst.data(), w4);
+    p.outer_tos = static_cast<std::uint8_t>(w0 >> 16);
+    p.l3_len = (w0 >> 22) & 0x3C;  // IHL * 4
     p.nh_off = 9;
     if (p.l3_len < kIpv4HeaderBytes || tot < p.l3_len || tot > pkt.size()) {
       if (proto == kProtoEsp) p.cls = RxClass::kMalformed;
       return p;
     }
     // Fragments go to the host: the engine does not reassemble.
-    if ((frag & (kIpv4Mf | kIpv4FragOffsetMask)) != 0) return p;
-    csum_ok = HeaderChecksum(pkt.data(), p.l3_len) == 0;
+    if ((w1 & (kIpv4Mf | kIpv4FragOffsetMask)) != 0) return p;
+    const std::uint64_t sum = p.l3_len == kIpv4HeaderBytes ? std::uint64_t{w0} + w1 + w2 + w3 + w4
+                                                           : SumWords(pkt.first(p.l3_len), 0);
+    csum_ok = Fold(sum) == 0;
     total = tot;
   } else if (version == 6) {
     if (!r.Bytes(kIpv6HeaderBytes, h)) return p;
