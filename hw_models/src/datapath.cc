@@ -52,7 +52,7 @@ void PacketAddresses(std::span<const std::uint8_t> pkt, ExceptionInfo& info) {
 bool Reached(std::uint64_t limit, std::uint64_t value) { return limit - 1 < value; }
 
 bool HardReached(const SaLimits& l, const SaCounters& c) {
-  return Reached(l.hard_packets, c.packets) | Reached(l.hard_bytes, c.bytes);
+  return Reached(l.hard_packets, c.packets) || Reached(l.hard_bytes, c.bytes);
 }
 
 // True if the 8 bytes are zero (one load, whatever the byte order).
