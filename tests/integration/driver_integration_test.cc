@@ -154,6 +154,8 @@ TYPED_TEST(DriverIntegration, SinglesAndBatchesReadBackAsShadow) {
 
 TYPED_TEST(DriverIntegration, DroppedDoorbellTimesOutThenRecovers) {
   NEED_MODEL();
+  this->Open(testenv::ShortTimeoutOptions());
+  model = this->Model();
   auto before = this->AddMany(6, 0x3000);
   model->WithEngine([](model::Engine& e) { e.faults().drop_doorbells = 1; });
   auto h = this->sa_->Add(Outbound(0x3999));
