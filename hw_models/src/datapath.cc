@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "engine_impl.h"
+#include "esp_fast.h"
 #include "inlinesec/common/byte_reader.h"
 #include "inlinesec/model/esp/esp.h"
 
@@ -242,7 +243,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
   if (!e.enabled() || f.off > f.buf.size() || f.len > f.buf.size() - f.off)
     return RxMetaFor(abi::RxStatus::kBypass);
   const std::span<const std::uint8_t> pkt = f.bytes();
-  const esp::RxParse p = esp::ParseInbound(pkt);
+  const esp::RxParse p = esp::detail::ParseInboundFast(pkt);
   if (p.cls == esp::RxClass::kBypass) return RxMetaFor(abi::RxStatus::kBypass);
   if (p.cls == esp::RxClass::kIke) {
     ++e.counters.ike_passthrough;
@@ -293,7 +294,9 @@ abi::RxMeta Engine::Receive(Frame& f) {
     std::memcpy(snap.data(), rx.snap.data(), rx.snap.size());
   }
   const RxPacket copied{p, rx.orig_len, {snap.data(), rx.snap.size()}};
-  const esp::RxResult r = esp::Decapsulate(s->ctl, *s->aead, p, seq, f);
+  // The frame check above and ParseInbound give DecapsulateFast's
+  // preconditions (an ESP packet inside f.bytes()).
+  const esp::RxResult r = esp::detail::DecapsulateFast(s->ctl, *s->aead, p, seq, f);
   if (r.reason == ExqReason::kIcvFail) {
     ++s->counters.auth_fails;
     return FailRx(e, copied, {ExqReason::kIcvFail, ctl, sa_index, seq, cookie},

@@ -15,20 +15,14 @@
 #include <cstring>
 #include <utility>
 
+#include "esp_fast.h"
+
 namespace inlinesec::model::esp {
 
-struct Aead::State {
-  EVP_CIPHER_CTX* ctx = nullptr;
-  abi::Algo algo = abi::Algo::kNone;
-  // Nonce buffer: bytes 0..3 hold the salt for the SA's lifetime, bytes 4..11
-  // are overwritten with each packet's explicit IV.
-  std::array<std::uint8_t, kSaltBytes + kIvBytes> nonce{};
-
-  ~State() {
-    EVP_CIPHER_CTX_free(ctx);  // cleanses the key schedule
-    OPENSSL_cleanse(nonce.data(), nonce.size());
-  }
-};
+Aead::State::~State() {
+  EVP_CIPHER_CTX_free(ctx);  // cleanses the key schedule
+  OPENSSL_cleanse(nonce.data(), nonce.size());
+}
 
 namespace {
 
@@ -141,21 +135,8 @@ bool Aead::Seal(std::span<const std::uint8_t, kIvBytes> iv, std::span<const std:
 
 bool Aead::Open(std::span<const std::uint8_t, kIvBytes> iv, std::span<const std::uint8_t> aad,
                 std::span<std::uint8_t> data, std::span<const std::uint8_t, kIcvBytes> tag) {
-  if (!s_ || data.size() > INT_MAX || aad.size() > INT_MAX) return false;
-  std::memcpy(s_->nonce.data() + kSaltBytes, iv.data(), kIvBytes);
-  EVP_CIPHER_CTX* c = s_->ctx;
-  int n = 0;
-  if (EVP_CipherInit_ex2(c, nullptr, nullptr, s_->nonce.data(), 0, nullptr) != 1) return false;
-  // OpenSSL takes a non-const pointer for SET_TAG but only reads it.
-  if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kIcvBytes),
-                          const_cast<std::uint8_t*>(tag.data())) != 1)
-    return false;
-  if (EVP_CipherUpdate(c, nullptr, &n, aad.data(), static_cast<int>(aad.size())) != 1) return false;
-  if (!data.empty() &&
-      EVP_CipherUpdate(c, data.data(), &n, data.data(), static_cast<int>(data.size())) != 1)
-    return false;
-  std::uint8_t none[16];
-  return EVP_CipherFinal_ex(c, none, &n) == 1;
+  if (data.size() > INT_MAX || aad.size() > INT_MAX) return false;
+  return AeadFast::Open(*this, iv.data(), aad, data, tag.data());
 }
 
 }  // namespace inlinesec::model::esp

@@ -83,6 +83,7 @@ class Aead {
   abi::Algo algo() const;
 
  private:
+  friend struct AeadFast;  // the inlined per-packet path (internal header)
   struct State;
   explicit Aead(std::unique_ptr<State> s);
   std::unique_ptr<State> s_;
