@@ -126,8 +126,9 @@ void CheckLifetimes(EngineCore& e, SaSlot& s) {
 
 // RX metadata written once per packet from locals (the Le fields are byte
 // arrays; writing each once keeps the fast path short).
-abi::RxMeta MakeRxMeta(std::uint32_t ctl, std::uint32_t sa_index, std::uint32_t spi,
-                       std::uint64_t seq, std::uint64_t cookie) {
+[[gnu::always_inline]] inline abi::RxMeta MakeRxMeta(std::uint32_t ctl, std::uint32_t sa_index,
+                                                     std::uint32_t spi, std::uint64_t seq,
+                                                     std::uint64_t cookie) {
   abi::RxMeta m{};
   m.sa_index.set(sa_index);
   m.spi.set(spi);
@@ -138,11 +139,14 @@ abi::RxMeta MakeRxMeta(std::uint32_t ctl, std::uint32_t sa_index, std::uint32_t 
 }
 
 // An inbound packet as an exception reports it: the outer headers, the length
-// as received, and its first bytes as received.
+// as received, and its first bytes as received. Length and snapshot are cut
+// from `pkt` only on the failure path.
 struct RxPacket {
   const esp::RxParse& p;
-  std::uint16_t orig_len;
-  std::span<const std::uint8_t> snap;  // at most abi::kExqSnapBytes
+  std::span<const std::uint8_t> pkt;  // the frame's bytes as received
+  // A copy of the first bytes taken before decryption rewrote them, or
+  // nullptr while pkt's own bytes are still as received.
+  const std::uint8_t* snap_copy = nullptr;
 };
 
 // What an inbound exception and the RX metadata of a failed packet name.
@@ -167,14 +171,15 @@ struct RxFailure {
   info.spi = p.spi;
   info.sa_index = x.sa_index;
   info.seq = x.seq;
-  info.orig_len = rx.orig_len;
+  info.orig_len = ClampLen(rx.pkt.size());
   info.v6 = p.v6;
   info.udp_encap = p.udp;
   info.src = p.src;
   info.dst = p.dst;
   info.sport = p.sport;
   info.dport = p.dport;
-  info.snap = rx.snap;
+  info.snap = {rx.snap_copy != nullptr ? rx.snap_copy : rx.pkt.data(),
+               std::min(rx.pkt.size(), abi::kExqSnapBytes)};
   (void)e.PostException(info);
   return MakeRxMeta(abi::rx_ctl::Reason::Set(x.ctl, static_cast<std::uint32_t>(x.reason)),
                     x.sa_index, p.spi, x.seq, x.cookie);
@@ -254,14 +259,15 @@ abi::RxMeta Engine::Receive(Frame& f) {
 
   ++e.counters.rx_packets;
   e.counters.rx_bytes += f.len;
-  const RxPacket rx{p, ClampLen(f.len), pkt.first(std::min(pkt.size(), abi::kExqSnapBytes))};
-  std::uint32_t ctl =
+  const RxPacket rx{p, pkt};
+  // rx_ctl of a failed packet so far: its fields are disjoint, so each is
+  // or-ed in (status kFailed, UdpEncap, later Tunnel).
+  constexpr std::uint32_t kFailedCtl =
       abi::rx_ctl::Status::Set(0, static_cast<std::uint32_t>(abi::RxStatus::kFailed));
-  ctl = abi::rx_ctl::UdpEncap::Set(ctl, p.udp ? 1 : 0);
+  std::uint32_t ctl = kFailedCtl | (p.udp ? abi::rx_ctl::UdpEncap::kMask : 0);
 
-  const std::uint32_t index =
-      p.cls == esp::RxClass::kEsp || p.spi != 0 ? e.LookupInbound(p.spi) : kNoSlot;
-  SaSlot* s = index == kNoSlot ? nullptr : e.SlotAt(index);
+  std::uint32_t index = kNoSlot;
+  SaSlot* s = p.cls == esp::RxClass::kEsp || p.spi != 0 ? e.FindInbound(p.spi, index) : nullptr;
   const std::uint32_t sa_index = s != nullptr ? index : abi::kExqNoSa;
   const std::uint64_t cookie = s != nullptr ? s->cookie : 0;
   if (p.cls == esp::RxClass::kMalformed)
@@ -272,7 +278,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
                   e.counters.spi_miss);
   const bool tunnel =
       abi::sa_ctl::Mode::Get(s->ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
-  ctl = abi::rx_ctl::Tunnel::Set(ctl, tunnel ? 1 : 0);
+  ctl |= tunnel ? abi::rx_ctl::Tunnel::kMask : 0;
 
   if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(s->limits, s->counters)) {
     s->state = abi::sa_state::HardExpired::Set(s->state, 1);
@@ -288,12 +294,12 @@ abi::RxMeta Engine::Receive(Frame& f) {
   // Decryption rewrites the payload in place: from here on the snapshot is a
   // copy taken before it.
   std::array<std::uint8_t, abi::kExqSnapBytes> snap;
-  if (rx.snap.size() == snap.size()) {
-    std::memcpy(snap.data(), rx.snap.data(), snap.size());  // constant size: a few wide moves
+  if (pkt.size() >= snap.size()) {
+    std::memcpy(snap.data(), pkt.data(), snap.size());  // constant size: a few wide moves
   } else {
-    std::memcpy(snap.data(), rx.snap.data(), rx.snap.size());
+    std::memcpy(snap.data(), pkt.data(), pkt.size());
   }
-  const RxPacket copied{p, rx.orig_len, {snap.data(), rx.snap.size()}};
+  const RxPacket copied{p, pkt, snap.data()};
   // The frame check above and ParseInbound give DecapsulateFast's
   // preconditions (an ESP packet inside f.bytes()).
   const esp::RxResult r = esp::detail::DecapsulateFast(s->ctl, *s->aead, p, seq, f);
@@ -310,8 +316,11 @@ abi::RxMeta Engine::Receive(Frame& f) {
   ++s->counters.packets;
   s->counters.bytes += r.inner_len;
   CheckLifetimes(e, *s);
-  ctl = abi::rx_ctl::Status::Set(ctl, static_cast<std::uint32_t>(abi::RxStatus::kDecrypted));
-  ctl = abi::rx_ctl::NextHeader::Set(ctl, r.next_header);
+  // Status kFailed -> kDecrypted (ctl has no Reason yet), next header or-ed in.
+  constexpr std::uint32_t kDecryptedCtl =
+      abi::rx_ctl::Status::Set(0, static_cast<std::uint32_t>(abi::RxStatus::kDecrypted));
+  ctl = (ctl & ~abi::rx_ctl::Status::kMask) | kDecryptedCtl |
+        abi::rx_ctl::NextHeader::Set(0, r.next_header);
   return MakeRxMeta(ctl, index, p.spi, seq, cookie);
 }
 

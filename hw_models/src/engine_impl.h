@@ -211,6 +211,14 @@ class EngineCore {
     if (e.spi != spi || e.ref == 0 || (e.ref & kRefOutbound) != 0) return kNoSlot;
     return spi & index_mask;
   }
+  // LookupInbound and SlotAt in one (Receive's fast path): the inbound SA
+  // for `spi`, or nullptr on a miss; `index` is set to its table index.
+  SaSlot* FindInbound(std::uint32_t spi, std::uint32_t& index) {
+    index = spi & index_mask;
+    const SaIndexEntry e = sa_index[index];
+    if (e.spi != spi || e.ref == 0 || (e.ref & kRefOutbound) != 0) return nullptr;
+    return pool[e.ref - 1].get();
+  }
   // The SA at table `index`, or nullptr if index >= capacity or the slot is
   // empty. Pointers stay valid until the next command or reset.
   SaSlot* SlotAt(std::uint32_t index) {

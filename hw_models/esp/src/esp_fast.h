@@ -294,15 +294,18 @@ inline std::uint8_t DecapEcn(std::uint8_t outer, std::uint8_t inner) {
     return p;
   }
 
-  // SPI and sequence number as far as present (an exception reports them).
-  if (esp.size() >= 4) p.spi = LoadBe32(esp.data());
-  if (esp.size() >= kEspHeaderBytes) p.seq_low = LoadBe32(esp.data() + 4);
-  if (esp.size() < kEspMinBytes || !csum_ok) {
-    p.cls = RxClass::kMalformed;
+  if (esp.size() >= kEspMinBytes && csum_ok) [[likely]] {
+    p.spi = LoadBe32(esp.data());
+    p.seq_low = LoadBe32(esp.data() + 4);
+    p.esp_len = esp.size();
+    p.cls = RxClass::kEsp;
     return p;
   }
-  p.esp_len = esp.size();
-  p.cls = RxClass::kEsp;
+  // Malformed: SPI and sequence number as far as present (an exception
+  // reports them).
+  if (esp.size() >= 4) p.spi = LoadBe32(esp.data());
+  if (esp.size() >= kEspHeaderBytes) p.seq_low = LoadBe32(esp.data() + 4);
+  p.cls = RxClass::kMalformed;
   return p;
 }
 
@@ -337,8 +340,16 @@ inline std::uint8_t DecapEcn(std::uint8_t outer, std::uint8_t inner) {
   const std::uint8_t nh = ct[ct_len - 1];
   if (pad + 2 > ct_len) return res;
   const std::size_t payload_len = ct_len - 2 - pad;
-  for (std::size_t i = 0; i < pad; ++i)
-    if (ct[payload_len + i] != static_cast<std::uint8_t>(i + 1)) return res;
+  if (pad <= 3) {
+    // Up to three pad bytes (the common case) as one big-endian word against
+    // 01 02 03: the 4-byte load stays inside the packet (pad length, next
+    // header and the 16-byte ICV follow the padding).
+    constexpr std::uint32_t kPadMask[4] = {0, 0xFF000000u, 0xFFFF0000u, 0xFFFFFF00u};
+    if (((LoadBe32(ct + payload_len) ^ 0x01020300u) & kPadMask[pad]) != 0) return res;
+  } else {
+    for (std::size_t i = 0; i < pad; ++i)
+      if (ct[payload_len + i] != static_cast<std::uint8_t>(i + 1)) return res;
+  }
   res.next_header = nh;
 
   const bool tunnel = abi::sa_ctl::Mode::Get(ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
