@@ -259,37 +259,44 @@ abi::RxMeta Engine::Receive(Frame& f) {
 
   ++e.counters.rx_packets;
   e.counters.rx_bytes += f.len;
-  const RxPacket rx{p, pkt};
-  // rx_ctl of a failed packet so far: its fields are disjoint, so each is
-  // or-ed in (status kFailed, UdpEncap, later Tunnel).
+  // rx_ctl's fields are disjoint: Status, UdpEncap and (once the SA is known)
+  // Tunnel are or-ed together where the outcome is known, so the failure
+  // paths' values are built only there. RxPacket likewise.
   constexpr std::uint32_t kFailedCtl =
       abi::rx_ctl::Status::Set(0, static_cast<std::uint32_t>(abi::RxStatus::kFailed));
-  std::uint32_t ctl = kFailedCtl | (p.udp ? abi::rx_ctl::UdpEncap::kMask : 0);
+  const std::uint32_t udp_bit = p.udp ? abi::rx_ctl::UdpEncap::kMask : 0;
 
   std::uint32_t index = kNoSlot;
   SaSlot* s = p.cls == esp::RxClass::kEsp || p.spi != 0 ? e.FindInbound(p.spi, index) : nullptr;
-  const std::uint32_t sa_index = s != nullptr ? index : abi::kExqNoSa;
-  const std::uint64_t cookie = s != nullptr ? s->cookie : 0;
-  if (p.cls == esp::RxClass::kMalformed)
-    return FailRx(e, rx, {ExqReason::kMalformed, ctl, sa_index, p.seq_low, cookie},
-                  e.counters.malformed);
-  if (s == nullptr || !s->aead || !s->replay)
-    return FailRx(e, rx, {ExqReason::kSpiMiss, ctl, sa_index, p.seq_low, cookie},
+  if (p.cls == esp::RxClass::kMalformed || s == nullptr || !s->aead || !s->replay) [[unlikely]] {
+    const std::uint32_t sa_index = s != nullptr ? index : abi::kExqNoSa;
+    const std::uint64_t cookie = s != nullptr ? s->cookie : 0;
+    if (p.cls == esp::RxClass::kMalformed)
+      return FailRx(e, {p, pkt},
+                    {ExqReason::kMalformed, kFailedCtl | udp_bit, sa_index, p.seq_low, cookie},
+                    e.counters.malformed);
+    return FailRx(e, {p, pkt},
+                  {ExqReason::kSpiMiss, kFailedCtl | udp_bit, sa_index, p.seq_low, cookie},
                   e.counters.spi_miss);
-  const bool tunnel =
-      abi::sa_ctl::Mode::Get(s->ctl) == static_cast<std::uint32_t>(abi::Mode::kTunnel);
-  ctl |= tunnel ? abi::rx_ctl::Tunnel::kMask : 0;
+  }
+  // sa_ctl::Mode is one bit, 1 for tunnel: it is rx_ctl::Tunnel's value.
+  static_assert(abi::sa_ctl::Mode::kMax == 1 &&
+                static_cast<std::uint32_t>(abi::Mode::kTunnel) == 1);
+  const std::uint32_t flags = udp_bit | abi::rx_ctl::Tunnel::Set(0, abi::sa_ctl::Mode::Get(s->ctl));
+  const std::uint64_t cookie = s->cookie;
 
   if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(s->limits, s->counters)) {
     s->state = abi::sa_state::HardExpired::Set(s->state, 1);
-    return FailRx(e, rx, {ExqReason::kHardLifetime, ctl, sa_index, p.seq_low, cookie},
+    return FailRx(e, {p, pkt},
+                  {ExqReason::kHardLifetime, kFailedCtl | flags, index, p.seq_low, cookie},
                   e.counters.lifetime_drops);
   }
   std::uint64_t seq = 0;
   const esp::ReplayWindow::Verdict v = s->replay->Check(p.seq_low, seq);
   if (v != esp::ReplayWindow::Verdict::kOk) {
     ++s->counters.replay_drops;
-    return FailRx(e, rx, {ExqReason::kReplay, ctl, sa_index, seq, cookie}, e.counters.replay_drops);
+    return FailRx(e, {p, pkt}, {ExqReason::kReplay, kFailedCtl | flags, index, seq, cookie},
+                  e.counters.replay_drops);
   }
   // Decryption rewrites the payload in place: from here on the snapshot is a
   // copy taken before it.
@@ -299,29 +306,28 @@ abi::RxMeta Engine::Receive(Frame& f) {
   } else {
     std::memcpy(snap.data(), pkt.data(), pkt.size());
   }
-  const RxPacket copied{p, pkt, snap.data()};
   // The frame check above and ParseInbound give DecapsulateFast's
   // preconditions (an ESP packet inside f.bytes()).
   const esp::RxResult r = esp::detail::DecapsulateFast(s->ctl, *s->aead, p, seq, f);
   if (r.reason == ExqReason::kIcvFail) {
     ++s->counters.auth_fails;
-    return FailRx(e, copied, {ExqReason::kIcvFail, ctl, sa_index, seq, cookie},
+    return FailRx(e, {p, pkt, snap.data()},
+                  {ExqReason::kIcvFail, kFailedCtl | flags, index, seq, cookie},
                   e.counters.auth_fails);
   }
   // The ICV verified: the sender really used this number (RFC 4303 §3.4.3).
   s->replay->Accept(seq);
   if (r.reason != ExqReason::kNone)
-    return FailRx(e, copied, {r.reason, ctl, sa_index, seq, cookie}, e.counters.malformed);
+    return FailRx(e, {p, pkt, snap.data()}, {r.reason, kFailedCtl | flags, index, seq, cookie},
+                  e.counters.malformed);
 
   ++s->counters.packets;
   s->counters.bytes += r.inner_len;
   CheckLifetimes(e, *s);
-  // Status kFailed -> kDecrypted (ctl has no Reason yet), next header or-ed in.
   constexpr std::uint32_t kDecryptedCtl =
       abi::rx_ctl::Status::Set(0, static_cast<std::uint32_t>(abi::RxStatus::kDecrypted));
-  ctl = (ctl & ~abi::rx_ctl::Status::kMask) | kDecryptedCtl |
-        abi::rx_ctl::NextHeader::Set(0, r.next_header);
-  return MakeRxMeta(ctl, index, p.spi, seq, cookie);
+  return MakeRxMeta(kDecryptedCtl | flags | abi::rx_ctl::NextHeader::Set(0, r.next_header), index,
+                    p.spi, seq, cookie);
 }
 
 }  // namespace inlinesec::model
