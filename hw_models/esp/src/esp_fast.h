@@ -35,7 +35,9 @@ struct Aead::State {
 // Aead's per-packet calls with the context in reach (Aead's friend).
 struct AeadFast {
   // Aead::Open without its size checks: the caller guarantees aad and data
-  // are at most INT_MAX bytes. The same five OpenSSL calls in the same order.
+  // are at most INT_MAX bytes (and, with kNonEmpty, data is not empty). The
+  // same five OpenSSL calls in the same order.
+  template <bool kNonEmpty = false>
   [[gnu::always_inline]] static bool Open(Aead& a, const std::uint8_t* iv,
                                           std::span<const std::uint8_t> aad,
                                           std::span<std::uint8_t> data, const std::uint8_t* tag) {
@@ -51,7 +53,7 @@ struct AeadFast {
       return false;
     if (EVP_CipherUpdate(c, nullptr, &n, aad.data(), static_cast<int>(aad.size())) != 1)
       return false;
-    if (!data.empty() &&
+    if ((kNonEmpty || !data.empty()) &&
         EVP_CipherUpdate(c, data.data(), &n, data.data(), static_cast<int>(data.size())) != 1)
       return false;
     std::uint8_t none[16];
@@ -232,7 +234,10 @@ inline std::uint8_t DecapEcn(std::uint8_t outer, std::uint8_t inner) {
     if ((w1 & (kIpv4Mf | kIpv4FragOffsetMask)) != 0) return p;
     const std::uint64_t sum = p.l3_len == kIpv4HeaderBytes ? std::uint64_t{w0} + w1 + w2 + w3 + w4
                                                            : SumWords(pkt.first(p.l3_len), 0);
-    csum_ok = Fold(sum) == 0;
+    // Fold(sum) == 0 without folding: the folded one's-complement sum is
+    // congruent to sum mod 0xFFFF (2^16 = 1 there), lies in [1, 0xFFFF] for
+    // sum != 0, and the check wants exactly 0xFFFF.
+    csum_ok = sum != 0 && sum % 0xFFFF == 0;
     total = tot;
   } else if (version == 6) {
     if (!r.Bytes(kIpv6HeaderBytes, h)) return p;
@@ -328,7 +333,8 @@ inline std::uint8_t DecapEcn(std::uint8_t outer, std::uint8_t inner) {
   std::span<const std::uint8_t> aad(esp, kEspHeaderBytes);
   if (abi::sa_ctl::Esn::Get(ctl) != 0) aad = {aad_esn, BuildAad(p.spi, seq, true, aad_esn)};
   // ct_len < 65536 (the packet's IP length bounds it): no size check needed.
-  if (!AeadFast::Open(aead, esp + kEspHeaderBytes, aad, {ct, ct_len}, ct + ct_len)) {
+  // ct_len >= 2 (pad length and next header): the payload is never empty.
+  if (!AeadFast::Open<true>(aead, esp + kEspHeaderBytes, aad, {ct, ct_len}, ct + ct_len)) {
     res.reason = abi::ExqReason::kIcvFail;
     return res;
   }
