@@ -254,6 +254,7 @@ Result<std::unique_ptr<SaSlot>> EngineCore::BuildSlot(const abi::SaEntry& e, std
   slot->cookie = e.cookie.get();
   slot->limits =
       SaLimits{e.soft_packets.get(), e.hard_packets.get(), e.soft_bytes.get(), e.hard_bytes.get()};
+  slot->limited = slot->limits.any();
   const std::uint32_t crypto = e.crypto.get();
   const auto algo = static_cast<abi::Algo>(abi::sa_crypto::Algo::Get(crypto));
   const std::size_t key_len = abi::sa_crypto::KeyLen::Get(crypto);

@@ -121,7 +121,7 @@ void LifetimeEvents(EngineCore& e, SaSlot& s) {
 
 // The same, entered only by SAs that have a limit.
 void CheckLifetimes(EngineCore& e, SaSlot& s) {
-  if (s.limits.any()) LifetimeEvents(e, s);
+  if (s.limited) LifetimeEvents(e, s);
 }
 
 // RX metadata written once per packet from locals (the Le fields are byte
@@ -285,7 +285,9 @@ abi::RxMeta Engine::Receive(Frame& f) {
   const std::uint32_t flags = udp_bit | abi::rx_ctl::Tunnel::Set(0, abi::sa_ctl::Mode::Get(s->ctl));
   const std::uint64_t cookie = s->cookie;
 
-  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(s->limits, s->counters)) {
+  // Without limits (s->limited false) no hard limit can be reached.
+  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 ||
+      (s->limited && HardReached(s->limits, s->counters))) {
     s->state = abi::sa_state::HardExpired::Set(s->state, 1);
     return FailRx(e, {p, pkt},
                   {ExqReason::kHardLifetime, kFailedCtl | flags, index, p.seq_low, cookie},

@@ -79,6 +79,7 @@ struct SaSlot {
   std::uint32_t ctl = 0;  // abi::sa_ctl::*
   std::uint64_t cookie = 0;
   SaLimits limits;
+  bool limited = false;  // limits.any(), decided at write (one test per packet)
   // Ready AEAD context (algorithm, key and salt of `entry`), built at write.
   std::optional<esp::Aead> aead;
   // Inbound SAs only: the anti-replay window built from sa_replay::Window,
