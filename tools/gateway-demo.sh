@@ -4,11 +4,12 @@
 # crossing both engine models' ESP, injects faults at gateway A in turn --
 # one inbound Child SA lost, engine reset, reset behind the driver, A
 # killed (SIGKILL) and restarted with all state lost, a random-SPI flood
-# from spoofed sources -- and prints for each the timeline the gateway
+# from spoofed sources, then the peer B killed and restarted (A's liveness
+# check, stale SAs dropped on B's INITIAL_CONTACT) -- and prints for each the timeline the gateway
 # reports (fault -> first recovery decision -> repair -> first packet
 # decrypted again). It exits non-zero if traffic does not come back after
 # a fault. Root only; everything it creates lives in its own namespaces and
-# a temporary directory, and is removed however it ends. About 15 s.
+# a temporary directory, and is removed however it ends. About 20 s.
 #
 #   sudo tools/gateway-demo.sh [BUILD_DIR]      (default: build)
 set -euo pipefail
@@ -94,7 +95,7 @@ wait_child() {
   return 1
 }
 
-ip netns exec "$NB" "$D" -c "$TMP/b-false.json" 2> "$TMP/b.log" & PIDS+=($!)
+ip netns exec "$NB" "$D" -c "$TMP/b-false.json" 2> "$TMP/b.log" & B_PID=$!; PIDS+=($B_PID)
 wait_sock b || { say "gateway B did not start"; cat "$TMP/b.log"; exit 1; }
 start_a true a.log
 wait_sock a || { say "gateway A did not start"; cat "$TMP/a.log"; exit 1; }
@@ -202,6 +203,64 @@ kill -INT "$PING" 2>/dev/null || true; wait "$PING" 2>/dev/null || true
 say "stream B -> A through all five faults:"
 sed -n '/packets transmitted/p' "$TMP/ping.txt" | sed 's/^/    /'
 
+# Reads one field of an inlinesec --json reply at A: json_a <command> <python expression on r>.
+json_a() {
+  "$C" --socket "$TMP/a.sock" --json "$1" 2>/dev/null | python3 -c \
+    "import json,sys; r=json.load(sys.stdin); print($2)" 2>/dev/null || true
+}
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
+say "FAULT 6: B (the peer) killed (SIGKILL) while A keeps sending -> A's liveness check; B restarted, initiates with INITIAL_CONTACT -> A drops the stale SAs at once"
+OLD_IKE=$(json_a sas 'r["ike_sas"][0]["spi_i"]')
+N0=$(wc -l < "$TMP/a2.log")
+L0=$(json_a counters 'r["recovery"].get("liveness_checks", 0)')
+ip netns exec "$NA" ping -q -i 0.02 -c 500 10.0.2.254 > /dev/null 2>&1 & APING=$!; PIDS+=($APING)
+kill -KILL "$B_PID"; wait "$B_PID" 2>/dev/null || true
+K0=$(date +%s%N)
+DETECT=""
+END=$(( $(date +%s%N) + 5000000000 ))
+while (( $(date +%s%N) < END )); do
+  n=$(json_a counters 'r["recovery"].get("liveness_checks", 0)')
+  if [[ -n $n && $n != "$L0" ]]; then DETECT=$(ms_since "$K0"); break; fi
+  sleep 0.01
+done
+if [[ -z $DETECT ]]; then
+  fail "A ran no liveness check within 5 s of B's crash"
+else
+  echo "    timeline: B killed at 0 ms -> A's liveness check (DPD) at $DETECT ms"
+fi
+ip netns exec "$NB" "$D" -c "$TMP/b-true.json" 2> "$TMP/b2.log" & B_PID=$!; PIDS+=($B_PID)
+R0=$(date +%s%N)
+wait_sock b || fail "gateway B did not restart"
+ip -n "$NB" route add 10.0.1.0/24 dev isec0 2>/dev/null || true
+# One snapshot of A: "old" while the stale IKE SA is listed, "new" once only
+# a new established IKE SA is.
+ike_at_a() {
+  "$C" --socket "$TMP/a.sock" --json sas 2>/dev/null | python3 -c 'import json,sys
+ike = json.load(sys.stdin).get("ike_sas", [])
+if any(i["spi_i"] == sys.argv[1] for i in ike): print("old")
+elif any(i["state"] == "established" for i in ike): print("new")' "$OLD_IKE" 2>/dev/null || true
+}
+NEWIKE=""
+END=$(( $(date +%s%N) + 10000000000 ))
+while (( $(date +%s%N) < END )); do
+  if [[ $(ike_at_a) == new ]]; then NEWIKE=$(ms_since "$R0"); break; fi
+  sleep 0.01
+done
+if [[ -z $NEWIKE ]]; then
+  fail "B's new IKE SA did not replace the stale one at A within 10 s"
+else
+  echo "    timeline: B restarted at 0 ms -> new IKE SA at A, stale IKE and Child SAs gone, at $NEWIKE ms"
+  tail -n +$((N0 + 1)) "$TMP/a2.log" |
+    grep -E "liveness:|IKE SA (up|down)|Child SA (up|down)" | sed 's/^/    A: /' || true
+  if ip netns exec "$NB" ping -c 1 -W 2 10.0.1.254 > /dev/null; then
+    say "traffic restored after B's restart (ping B -> A answered, $(ms_since "$R0") ms after the restart)"
+  else
+    fail "ping B -> A not answered after B's restart"
+  fi
+fi
+kill -INT "$APING" 2>/dev/null || true; wait "$APING" 2>/dev/null || true
+
 echo; say "recovery counters at A (since its restart)"
 "$C" --socket "$TMP/a.sock" --json counters | python3 -c 'import json,sys
 r=json.load(sys.stdin)["recovery"]
@@ -212,7 +271,7 @@ echo; say "gateway A's log before the restart (one line per recovery decision, r
 sed 's/^/    /' "$TMP/a.log" | head -40
 echo; say "gateway A's log after the restart"
 sed 's/^/    /' "$TMP/a2.log" | head -20
-echo; say "event stream at A during the flood: $(wc -l < "$TMP/events-a.jsonl") events (200/s cap); by type:"
+echo; say "event stream at A from the flood on: $(wc -l < "$TMP/events-a.jsonl") events (200/s cap); by type:"
 python3 -c 'import json,sys,collections
 c=collections.Counter(json.loads(l).get("type","?") for l in open(sys.argv[1]) if l.strip())
 print("    ", dict(c))' "$TMP/events-a.jsonl"

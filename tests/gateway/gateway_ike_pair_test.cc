@@ -371,10 +371,9 @@ TEST_F(IkePair, PeerRestartDetectedByLivenessAndStaleSasDroppedAtOnce) {
   }
   EXPECT_NE(Slurp(dir_.path + "/a.log").find("Child SA down: peer/c in " + old_in),
             std::string::npos);
-  EXPECT_NE(
-      Slurp(dir_.path + "/a.log")
-          .find("(reason " + std::to_string(static_cast<int>(ike::DownReason::kReplaced)) + ")"),
-      std::string::npos)
+  EXPECT_NE(Slurp(dir_.path + "/a.log")
+                .find(std::string("(") + ike::DownReasonName(ike::DownReason::kReplaced) + ")"),
+            std::string::npos)
       << "A's old IKE SA did not go down as replaced (INITIAL_CONTACT)";
 
   const std::optional<double> restored_ms = MsUntilDecrypted("a", rx0, restart);

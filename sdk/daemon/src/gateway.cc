@@ -363,9 +363,11 @@ struct Gateway::Impl : public recovery::RecoveryHost,
     Publish({{"type", "ike_sa_up"}, {"connection", i.connection}, {"peer", i.remote.ToString()}});
   }
   void OnIkeSaDown(const ike::IkeSaInfo& i, ike::DownReason why) override {
-    Log("IKE SA down: " + i.connection + " with " + i.remote.ToString() + " (reason " +
-        std::to_string(static_cast<int>(why)) + ")");
-    Publish({{"type", "ike_sa_down"}, {"connection", i.connection}});
+    Log("IKE SA down: " + i.connection + " with " + i.remote.ToString() + " (" +
+        ike::DownReasonName(why) + ")");
+    Publish({{"type", "ike_sa_down"},
+             {"connection", i.connection},
+             {"reason", ike::DownReasonName(why)}});
   }
   void OnChildSaUp(const ike::ChildSaInfo& c) override {
     Log("Child SA up: " + c.connection + "/" + c.child + " in " + Hex32(c.spi_in) + " out " +

@@ -56,6 +56,27 @@ enum class DownReason : std::uint8_t {
   kExpired,      // hard lifetime
 };
 
+// One word per reason, for logs and events.
+constexpr const char* DownReasonName(DownReason r) {
+  switch (r) {
+    case DownReason::kDeleted:
+      return "deleted";
+    case DownReason::kPeerDead:
+      return "peer-dead";
+    case DownReason::kAuthFailed:
+      return "auth-failed";
+    case DownReason::kNegotiation:
+      return "negotiation-failed";
+    case DownReason::kRekeyed:
+      return "rekeyed";
+    case DownReason::kReplaced:
+      return "replaced-by-initial-contact";
+    case DownReason::kExpired:
+      return "expired";
+  }
+  return "unknown";
+}
+
 class IkeSa {
  public:
   IkeSa(std::uint64_t id, std::shared_ptr<const ConnectionConfig> config, bool original_initiator);
