@@ -46,9 +46,7 @@ namespace t = inlinesec::testing;
 class IkePair : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string why = t::NetNsUnavailableReason();
-    if (why.empty() && access("/dev/net/tun", R_OK | W_OK) != 0) why = "no /dev/net/tun";
-    if (why.empty() && !t::HaveProgram("ping")) why = "ping not installed";
+    const std::string why = t::TunTestUnavailableReason(t::NetNsUnavailableReason(), {"ping"});
     if (!why.empty()) GTEST_SKIP() << why;
     auto a = t::NetNs::Create(t::UniqueNsName("ipa"));
     auto b = t::NetNs::Create(t::UniqueNsName("ipb"));

@@ -48,13 +48,6 @@ using testing::WaitFor;
 
 constexpr std::uint16_t kStreamPort = 5555;
 
-std::string SkipReason() {
-  std::string why = testing::NetNsUnavailableReason();
-  if (!why.empty()) return why;
-  if (access("/dev/net/tun", R_OK | W_OK) != 0) return "no /dev/net/tun";
-  return "";
-}
-
 std::string Hex(std::mt19937_64& rng, std::size_t bytes) {
   std::string s;
   char b[3];
@@ -76,7 +69,7 @@ struct Side {
 class GatewayPair : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string why = SkipReason();
+    const std::string why = testing::TunTestUnavailableReason(testing::NetNsUnavailableReason());
     if (!why.empty()) GTEST_SKIP() << "namespace test skipped: " << why;
     char tmpl[] = "/tmp/isec-gw-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);

@@ -45,10 +45,8 @@ namespace t = inlinesec::testing;
 class RecoveryStrongswan : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string why = t::StrongswanUnavailableReason();
-    if (why.empty() && access("/dev/net/tun", R_OK | W_OK) != 0) why = "no /dev/net/tun";
-    if (why.empty() && !t::HaveProgram("ping")) why = "ping not installed";
-    if (why.empty() && !t::HaveProgram("python3")) why = "python3 not installed";
+    const std::string why =
+        t::TunTestUnavailableReason(t::StrongswanUnavailableReason(), {"ping", "python3"});
     if (!why.empty()) GTEST_SKIP() << why;
 
     auto g = t::NetNs::Create(t::UniqueNsName("rcg"));

@@ -40,9 +40,7 @@ int CharonIkePackets(const std::string& log_path) {
 }
 
 TEST(GatewayStrongswan, IkeTunnelUpAndPingBothWays) {
-  std::string why = t::StrongswanUnavailableReason();
-  if (why.empty() && access("/dev/net/tun", R_OK | W_OK) != 0) why = "no /dev/net/tun";
-  if (why.empty() && !t::HaveProgram("ping")) why = "ping not installed";
+  const std::string why = t::TunTestUnavailableReason(t::StrongswanUnavailableReason(), {"ping"});
   if (!why.empty()) GTEST_SKIP() << why;
 
   auto g = t::NetNs::Create(t::UniqueNsName("gwike"));
@@ -55,13 +53,7 @@ TEST(GatewayStrongswan, IkeTunnelUpAndPingBothWays) {
   std::filesystem::create_directories(dir);
   // Removed however the test ends (declared before the processes, so it
   // runs after they are stopped).
-  struct DirGuard {
-    std::string path;
-    ~DirGuard() {
-      std::error_code ec;
-      std::filesystem::remove_all(path, ec);
-    }
-  } dir_guard{dir};
+  const DirGuard dir_guard{dir};
 
   // strongSwan first, so that the gateway's first IKE_SA_INIT finds it.
   auto sw = t::StrongswanPeer::Start(*s, dir + "/sw", seconds(10));

@@ -62,9 +62,7 @@ std::string Slurp(const std::string& path) {
 class IkeStrongswan : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
-    std::string why = t::StrongswanUnavailableReason();
-    if (why.empty() && access("/dev/net/tun", R_OK | W_OK) != 0) why = "no /dev/net/tun";
-    if (why.empty() && !t::HaveProgram("ping")) why = "ping not installed";
+    const std::string why = t::TunTestUnavailableReason(t::StrongswanUnavailableReason(), {"ping"});
     if (!why.empty()) GTEST_SKIP() << why;
     auto g = t::NetNs::Create(t::UniqueNsName("ikeg"));
     auto s = t::NetNs::Create(t::UniqueNsName("ikes"));

@@ -98,4 +98,13 @@ std::string NetNsUnavailableReason() {
   return "";
 }
 
+std::string TunTestUnavailableReason(std::string base,
+                                     std::initializer_list<const char*> programs) {
+  if (!base.empty()) return base;
+  if (access("/dev/net/tun", R_OK | W_OK) != 0) return "no /dev/net/tun";
+  for (const char* p : programs)
+    if (!HaveProgram(p)) return std::string(p) + " not installed";
+  return "";
+}
+
 }  // namespace inlinesec::testing

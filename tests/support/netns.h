@@ -4,6 +4,7 @@
 // made. Only addresses inside these namespaces are ever used.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -45,5 +46,12 @@ Status AddVethPair(const NetNs& a, const std::string& a_if, const std::string& a
 // Why namespace tests cannot run here ("" if they can): not root, no `ip`,
 // or namespace creation refused.
 std::string NetNsUnavailableReason();
+
+// Why a test that runs TUN gateways in namespaces cannot run here ("" if it
+// can): `base` if it is not empty (NetNsUnavailableReason() or
+// StrongswanUnavailableReason()), then a missing /dev/net/tun, then the
+// first of `programs` not installed.
+std::string TunTestUnavailableReason(std::string base,
+                                     std::initializer_list<const char*> programs = {});
 
 }  // namespace inlinesec::testing
