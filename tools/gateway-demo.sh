@@ -113,6 +113,13 @@ ip netns exec "$NB" ping -q -i 0.01 -c 1200 10.0.1.254 > "$TMP/ping.txt" 2>&1 & 
 PIDS+=($PING)
 sleep 0.5
 
+# Reads one field of an inlinesec --json reply at A: json_a <command> <python expression on r>.
+json_a() {
+  "$C" --socket "$TMP/a.sock" --json "$1" 2>/dev/null | python3 -c \
+    "import json,sys; r=json.load(sys.stdin); print($2)" 2>/dev/null || true
+}
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
 # Waits up to 3 s for A's timeline of the last fault to show restored
 # traffic, prints it, and checks the tunnel with one ping.
 restored() {
@@ -158,9 +165,8 @@ wait_sock a || fail "gateway A did not restart"
 ip -n "$NA" route add 10.0.2.0/24 dev isec0 2>/dev/null || true
 RESTORED=""
 for _ in $(seq 200); do
-  n=$("$C" --socket "$TMP/a.sock" --json counters 2>/dev/null | python3 -c \
-    'import json,sys; print(json.load(sys.stdin)["datapath"]["rx_decrypted"])' 2>/dev/null || echo 0)
-  if [[ $n != 0 ]]; then RESTORED=$(( ($(date +%s%N) - R0) / 1000 )); break; fi
+  n=$(json_a counters 'r["datapath"]["rx_decrypted"]')
+  if [[ -n $n && $n != 0 ]]; then RESTORED=$(( ($(date +%s%N) - R0) / 1000 )); break; fi
   sleep 0.025
 done
 if [[ -z $RESTORED ]]; then
@@ -202,13 +208,6 @@ fi
 kill -INT "$PING" 2>/dev/null || true; wait "$PING" 2>/dev/null || true
 say "stream B -> A through all five faults:"
 sed -n '/packets transmitted/p' "$TMP/ping.txt" | sed 's/^/    /'
-
-# Reads one field of an inlinesec --json reply at A: json_a <command> <python expression on r>.
-json_a() {
-  "$C" --socket "$TMP/a.sock" --json "$1" 2>/dev/null | python3 -c \
-    "import json,sys; r=json.load(sys.stdin); print($2)" 2>/dev/null || true
-}
-ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 say "FAULT 6: B (the peer) killed (SIGKILL) while A keeps sending -> A's liveness check; B restarted, initiates with INITIAL_CONTACT -> A drops the stale SAs at once"
 OLD_IKE=$(json_a sas 'r["ike_sas"][0]["spi_i"]')

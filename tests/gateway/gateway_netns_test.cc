@@ -29,6 +29,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gateway_test_util.h"
@@ -149,6 +150,19 @@ class GatewayPair : public ::testing::Test {
     return json::parse(r->data_json);
   }
 
+  // Three pings each way through both gateways; A sent and both gateways
+  // decrypted at least six ESP packets. Returns A's and B's counters.
+  std::pair<json, json> PingBothWays() {
+    std::string out;
+    EXPECT_EQ(a_.ns.Run({"ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.2.254"}, &out), 0) << out;
+    EXPECT_EQ(b_.ns.Run({"ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.1.254"}, &out), 0) << out;
+    json ca = Query(a_, "counters"), cb = Query(b_, "counters");
+    EXPECT_GE(ca["datapath"]["tx_esp"].get<std::uint64_t>(), 6u);
+    EXPECT_GE(ca["datapath"]["rx_decrypted"].get<std::uint64_t>(), 6u);
+    EXPECT_GE(cb["datapath"]["rx_decrypted"].get<std::uint64_t>(), 6u);
+    return {std::move(ca), std::move(cb)};
+  }
+
   std::string dir_;
   Side a_, b_;
   bool raw_esp_ = false;  // plain ESP (IP protocol 50) instead of ESP in UDP
@@ -248,13 +262,7 @@ class Stream {
 };
 
 TEST_F(GatewayPair, PingBothWaysThroughBothModels) {
-  std::string out;
-  EXPECT_EQ(a_.ns.Run({"ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.2.254"}, &out), 0) << out;
-  EXPECT_EQ(b_.ns.Run({"ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.1.254"}, &out), 0) << out;
-  const json ca = Query(a_, "counters"), cb = Query(b_, "counters");
-  EXPECT_GE(ca["datapath"]["tx_esp"].get<std::uint64_t>(), 6u);
-  EXPECT_GE(ca["datapath"]["rx_decrypted"].get<std::uint64_t>(), 6u);
-  EXPECT_GE(cb["datapath"]["rx_decrypted"].get<std::uint64_t>(), 6u);
+  const auto [ca, cb] = PingBothWays();
   EXPECT_EQ(ca["exceptions"]["spi_miss"].get<std::uint64_t>(), 0u);
   // Per-SA counters read back from each engine.
   const json sas = Query(a_, "sas");
@@ -265,13 +273,7 @@ TEST_F(GatewayPair, PingBothWaysThroughBothModels) {
 }
 
 TEST_F(GatewayPairRawEsp, PingBothWaysAsPlainEsp) {
-  std::string out;
-  EXPECT_EQ(a_.ns.Run({"ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.2.254"}, &out), 0) << out;
-  EXPECT_EQ(b_.ns.Run({"ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.1.254"}, &out), 0) << out;
-  const json ca = Query(a_, "counters"), cb = Query(b_, "counters");
-  EXPECT_GE(ca["datapath"]["tx_esp"].get<std::uint64_t>(), 6u);
-  EXPECT_GE(ca["datapath"]["rx_decrypted"].get<std::uint64_t>(), 6u);
-  EXPECT_GE(cb["datapath"]["rx_decrypted"].get<std::uint64_t>(), 6u);
+  const auto [ca, cb] = PingBothWays();
   // Every ESP packet arrived on the protocol-50 socket, none on UDP 4500.
   EXPECT_GE(ca["datapath"]["rx_raw"].get<std::uint64_t>(), 6u);
   EXPECT_EQ(ca["datapath"]["rx_udp"].get<std::uint64_t>(), 0u);
