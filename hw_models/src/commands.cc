@@ -46,15 +46,31 @@ constexpr std::uint32_t kIcvLen = 16;
 constexpr std::uint32_t kMinInboundSpi = 256;  // RFC 4303 §2.1: 1..255 reserved
 
 // True if bytes [from, end) of `b` are all zero. OR-reduced without an early
-// exit so the compiler can vectorise it (it runs for every SA written).
+// exit, 8 bytes at a time while `from` and N allow (it runs for every SA
+// written, for the key padding).
 template <std::size_t N>
 bool ZeroFrom(const std::array<std::uint8_t, N>& b, std::size_t from) {
-  std::uint8_t acc = 0;
-  for (std::size_t i = from; i < N; ++i) acc = static_cast<std::uint8_t>(acc | b[i]);
+  std::uint64_t acc = 0;
+  std::size_t i = from;
+  for (; i % 8 != 0 && i < N; ++i) acc |= b[i];
+  for (; i + 8 <= N; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, b.data() + i, 8);
+    acc |= w;
+  }
+  for (; i < N; ++i) acc |= b[i];
   return acc == 0;
 }
 
-bool Ipv4Clean(const abi::IpAddr& a) { return ZeroFrom(a, 4); }
+// An IPv4 address leaves bytes 4..15 zero.
+bool Ipv4Clean(const abi::IpAddr& a) {
+  static_assert(sizeof(abi::IpAddr) == 16);
+  std::uint32_t lo;
+  std::uint64_t hi;
+  std::memcpy(&lo, a.data() + 4, 4);
+  std::memcpy(&hi, a.data() + 8, 8);
+  return (lo | hi) == 0;
+}
 
 }  // namespace
 
@@ -240,13 +256,8 @@ CmdStatus EngineCore::CheckEntry(const abi::SaEntry& e, std::uint32_t index) con
 }
 
 Result<std::unique_ptr<SaSlot>> EngineCore::BuildSlot(const abi::SaEntry& e, std::uint32_t index) {
-  std::unique_ptr<SaSlot> slot;
-  if (spare_slots_.empty()) {
-    slot = std::make_unique<SaSlot>();
-  } else {
-    slot = std::move(spare_slots_.back());
-    spare_slots_.pop_back();
-  }
+  std::unique_ptr<SaSlot> slot =
+      spare_slots_.empty() ? std::make_unique<SaSlot>() : spare_slots_.Pop();
   slot->index = index;
   slot->entry = e;
   slot->spi = e.spi.get();

@@ -68,12 +68,12 @@ EngineCore::~EngineCore() { ClearSas(/*keep_for_reuse=*/false); }
 
 void EngineCore::Reset() {
   ClearSas(/*keep_for_reuse=*/false);  // wipes every key, frees every context
-  spare_slots_.clear();                // scrubbed already; freeing cleanses again
+  spare_slots_.Clear();                // scrubbed already; freeing cleanses again
   pool.clear();
   free_pool.clear();
   pool.shrink_to_fit();
   free_pool.shrink_to_fit();
-  spare_slots_.shrink_to_fit();
+  spare_slots_.ShrinkToFit();
   enable = false;
   cmd_ring = RingRegs{};
   cpl_ring = RingRegs{};

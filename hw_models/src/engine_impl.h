@@ -30,6 +30,7 @@
 
 #include "inlinesec/abi/abi.h"
 #include "inlinesec/common/clock.h"
+#include "inlinesec/common/fifo.h"
 #include "inlinesec/common/status.h"
 #include "inlinesec/model/engine.h"
 #include "inlinesec/model/esp/aead.h"
@@ -337,8 +338,14 @@ class EngineCore {
   std::vector<std::unique_ptr<SaSlot>> batch_built_;
   // SaSlots of removed SAs (scrubbed AEAD context, nothing else), reused by
   // BuildSlot. At most the peak number of valid SAs since the last reset:
-  // like device SRAM, the memory stays at the high-water mark.
-  std::vector<std::unique_ptr<SaSlot>> spare_slots_;
+  // like device SRAM, the memory stays at the high-water mark. BuildSlot
+  // takes the oldest parked one: after a bulk delete (a flush, a table
+  // emptied for re-keying) the re-adds walk the slots and their contexts in
+  // the order they were parked, usually the order they were allocated in,
+  // which the hardware prefetcher follows. Newest first walked memory
+  // backwards and cost about 15-30% per SA added (docs/benchmarks.md,
+  // bench_sa_program).
+  Fifo<std::unique_ptr<SaSlot>> spare_slots_;
 };
 
 struct Engine::Impl : EngineCore {

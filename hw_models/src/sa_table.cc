@@ -66,7 +66,7 @@ void EngineCore::Recycle(std::unique_ptr<SaSlot> slot) {
   std::destroy_at(slot.get());
   std::construct_at(slot.get());
   slot->aead = std::move(aead);
-  spare_slots_.push_back(std::move(slot));
+  spare_slots_.Push(std::move(slot));
 }
 
 }  // namespace inlinesec::model

@@ -99,7 +99,13 @@ TxPlan PlanTx(const abi::SaEntry& sa) {
     h[9] = p.carrier;
     std::memcpy(h + 12, sa.src.data(), 4);
     std::memcpy(h + 16, sa.dst.data(), 4);
-    p.head_sum = SumWords({h, kIpv4HeaderBytes}, 0);
+    // The sum of the template's 32-bit words, from the values just stored
+    // rather than re-read from the bytes (loads spanning several fresh byte
+    // stores cannot be forwarded and stall): word 0 version/IHL, word 2
+    // TTL/protocol, words 3 and 4 the addresses; the rest are zero.
+    p.head_sum = std::uint64_t{0x45u << 24} + (std::uint32_t{ttl} << 24) +
+                 (std::uint32_t{p.carrier} << 16) + LoadBe32(sa.src.data()) +
+                 LoadBe32(sa.dst.data());
   }
   p.grow_head = static_cast<std::uint8_t>(p.hdr_len + p.udp_len + kEspIvHeaderBytes);
   if (udp) {

@@ -276,9 +276,9 @@ Status SaManager::Validate(const SaDescription& d) const {
   return Status::Ok();
 }
 
-abi::SaEntry SaManager::Encode(const SaDescription& d, std::uint64_t seq) const {
+void SaManager::Encode(const SaDescription& d, std::uint64_t seq, abi::SaEntry& e) const {
   namespace ctl = abi::sa_ctl;
-  abi::SaEntry e{};
+  e = abi::SaEntry{};
   std::uint32_t c = ctl::Valid::Set(0, 1);
   c = ctl::Dir::Set(
       c, static_cast<std::uint32_t>(d.direction == SaDirection::kInbound ? abi::Dir::kInbound
@@ -316,7 +316,6 @@ abi::SaEntry SaManager::Encode(const SaDescription& d, std::uint64_t seq) const 
   e.src = d.tunnel_src.bytes;
   e.dst = d.tunnel_dst.bytes;
   e.cookie.set(d.cookie);
-  return e;
 }
 
 void SaManager::FillKey(abi::SaEntry& e, std::span<const std::uint8_t> key) {
@@ -339,8 +338,7 @@ SaManager::Shadow& SaManager::NewShadow(std::uint32_t index) {
   INLINESEC_CHECK(index < capacity_ && index_[index].shadow == 0);
   std::uint32_t pos;
   if (!free_positions_.empty()) {
-    pos = free_positions_.back();
-    free_positions_.pop_back();
+    pos = free_positions_.Pop();
   } else {
     pos = positions_++;
     if (pos / kShadowChunk == chunks_.size()) {
@@ -355,7 +353,7 @@ SaManager::Shadow& SaManager::NewShadow(std::uint32_t index) {
 void SaManager::DropShadow(std::uint32_t index) {
   Shadow* s = ShadowAt(index);
   if (s == nullptr) return;
-  free_positions_.push_back(index_[index].shadow - 1);
+  free_positions_.Push(index_[index].shadow - 1);
   index_[index].shadow = 0;
   --live_;
   // Back to an unused Shadow in the same place: the key is wiped by
@@ -484,7 +482,8 @@ Result<SaHandle> SaManager::Add(const SaDescription& desc) {
   INLINESEC_RETURN_IF_ERROR(Validate(desc));
   Result<SaHandle> h = Reserve(desc);
   if (!h.ok()) return h.status();
-  abi::SaEntry e = Encode(desc, desc.initial_seq);
+  abi::SaEntry e;
+  Encode(desc, desc.initial_seq, e);
   e.spi.set(h->spi);
   abi::SaEntry wire = e;
   FillKey(wire, desc.key.span());
@@ -518,7 +517,8 @@ Status SaManager::Update(SaHandle sa, const SaDescription& desc) {
   if (!desc.esn && seq > 0xFFFFFFFFull) {
     return Status(Code::kInvalidArgument, "SA is past 2^32 packets: cannot drop ESN");
   }
-  abi::SaEntry e = Encode(desc, seq);
+  abi::SaEntry e;
+  Encode(desc, seq, e);
   e.spi.set(sa.spi);
   abi::SaEntry wire = e;
   FillKey(wire, desc.key.span());
@@ -622,13 +622,17 @@ BatchResult SaManager::AddBatch(std::span<const SaDescription> descs) {
   }
   // Scratch kept between batches (no allocation once warm); the keys in it
   // are wiped by WriteRecords.
+  // Each record is encoded where it lies (every byte written once).
   std::vector<abi::SaWriteRecord>& records = add_records_;
-  records.assign(descs.size(), abi::SaWriteRecord{});
+  records.resize(descs.size());
   for (std::size_t i = 0; i < descs.size(); ++i) {
-    records[i].index.set(handles[i].index);
-    records[i].entry = Encode(descs[i], descs[i].initial_seq);
-    records[i].entry.spi.set(handles[i].spi);
-    FillKey(records[i].entry, descs[i].key.span());
+    abi::SaWriteRecord& rec = records[i];
+    rec.index.set(handles[i].index);
+    rec.flags.set(0);
+    rec.rsvd_0x08 = {};
+    Encode(descs[i], descs[i].initial_seq, rec.entry);
+    rec.entry.spi.set(handles[i].spi);
+    FillKey(rec.entry, descs[i].key.span());
   }
   // WriteRecords wipes the keys: the records then hold the shadow entries.
   r.status = WriteRecords(records, r.item_status, 0);
@@ -675,7 +679,7 @@ BatchResult SaManager::UpdateBatch(std::span<const SaHandle> sas,
     std::uint64_t seq = std::max(s->last_seq, descs[i].initial_seq);
     Result<abi::SaState> cur = device_.ReadSa(sas[i].index);
     if (cur.ok() && cur->spi.get() == sas[i].spi) seq = std::max(seq, cur->seq.get());
-    entries[i] = Encode(descs[i], seq);
+    Encode(descs[i], seq, entries[i]);
     entries[i].spi.set(sas[i].spi);
     records[i] = abi::SaWriteRecord{};
     records[i].index.set(sas[i].index);

@@ -147,6 +147,25 @@ TEST_F(SaManagerTest, ShadowEncodingHasNoKey) {
   EXPECT_EQ(st->ctl.get(), ctl);
 }
 
+// Store positions are reused oldest-dropped first: SAs added after a bulk
+// delete are listed by Handles() in the order they were added (the order in
+// which DeleteBatch(Handles()) then hands them to the engine).
+TEST_F(SaManagerTest, HandlesListReaddedSasInAddOrder) {
+  Make(64);
+  std::vector<SaDescription> descs;
+  for (int i = 0; i < 10; ++i) descs.push_back(Outbound(0x5000 + i));
+  for (int lap = 0; lap < 3; ++lap) {
+    SCOPED_TRACE(lap);
+    BatchResult added = sa_->AddBatch(descs);
+    ASSERT_TRUE(added.status.ok()) << added.status.ToString();
+    EXPECT_EQ(sa_->Handles(), added.handles);
+    BatchResult gone = sa_->DeleteBatch(sa_->Handles());
+    ASSERT_TRUE(gone.status.ok()) << gone.status.ToString();
+    EXPECT_TRUE(sa_->Handles().empty());
+    env_.Advance(std::chrono::seconds(30));  // quarantine over
+  }
+}
+
 // The shadow is a flat store by table index: every index of a full table,
 // the top index of a 2^20 table, store positions reused after deletes, and
 // only live SAs reported or re-programmed.

@@ -30,6 +30,7 @@
 
 #include "inlinesec/abi/sa_entry.h"
 #include "inlinesec/common/clock.h"
+#include "inlinesec/common/fifo.h"
 #include "inlinesec/common/secure_bytes.h"
 #include "inlinesec/common/status.h"
 #include "inlinesec/driver/device.h"
@@ -255,7 +256,8 @@ class SaManager {
   Result<std::uint32_t> PickIndex();
   std::uint32_t SpiFor(std::uint32_t index);
   Status Validate(const SaDescription& d) const;
-  abi::SaEntry Encode(const SaDescription& d, std::uint64_t seq) const;
+  // Writes every byte of `e`: the description's fields, key bytes zero.
+  void Encode(const SaDescription& d, std::uint64_t seq, abi::SaEntry& e) const;
   // Fills entry.key for a write; wiped by the caller.
   static void FillKey(abi::SaEntry& e, std::span<const std::uint8_t> key);
   Result<SaHandle> Reserve(const SaDescription& d);
@@ -296,10 +298,15 @@ class SaManager {
   std::unique_ptr<IndexState[], FreeDeleter> index_;
   // The shadow store: Shadows in chunks that never move (pointers stay
   // valid while handlers add and delete SAs); positions of dropped Shadows
-  // are reused, so it holds the peak number of SAs.
+  // are reused, so it holds the peak number of SAs. Reuse is oldest-dropped
+  // first, so SAs added after a bulk delete fill the store in the order it
+  // was emptied, and Handles() (store order) lists them in the order they
+  // were added; deleting them in that order lets the engine, which reuses
+  // its parked per-SA state oldest first too, walk memory forwards on the
+  // next adds (docs/benchmarks.md, bench_sa_program).
   static constexpr std::uint32_t kShadowChunk = 256;
   std::vector<std::unique_ptr<Shadow[]>> chunks_;
-  std::vector<std::uint32_t> free_positions_;
+  Fifo<std::uint32_t> free_positions_;
   std::uint32_t positions_ = 0;  // store positions handed out so far
   std::size_t live_ = 0;         // live Shadows
   // Index state: free FIFO (oldest freed first), quarantine until time,
