@@ -245,12 +245,15 @@ abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
 
 abi::RxMeta Engine::Receive(Frame& f) {
   EngineCore& e = *impl_;
-  if (!e.enabled() || f.off > f.buf.size() || f.len > f.buf.size() - f.off)
+  if (!e.enabled() || f.off > f.buf.size() || f.len > f.buf.size() - f.off) [[unlikely]]
     return RxMetaFor(abi::RxStatus::kBypass);
-  const std::span<const std::uint8_t> pkt = f.bytes();
-  const esp::RxParse p = esp::detail::ParseInboundFast(pkt);
+  // f.bytes() without its second bound check (the test above is that check).
+  const std::span<const std::uint8_t> pkt(f.buf.data() + f.off, f.len);
+  esp::RxParse parsed;
+  esp::detail::ParseInboundInto(pkt, parsed);
+  const esp::RxParse& p = parsed;
   if (p.cls == esp::RxClass::kBypass) return RxMetaFor(abi::RxStatus::kBypass);
-  if (p.cls == esp::RxClass::kIke) {
+  if (p.cls == esp::RxClass::kIke) [[unlikely]] {
     ++e.counters.ike_passthrough;
     abi::RxMeta m = RxMetaFor(abi::RxStatus::kIkeToHost);
     m.ctl.set(abi::rx_ctl::UdpEncap::Set(m.ctl.get(), 1));
@@ -287,7 +290,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
 
   // Without limits (s->limited false) no hard limit can be reached.
   if ((s->state & abi::sa_state::HardExpired::kMask) != 0 ||
-      (s->limited && HardReached(s->limits, s->counters))) {
+      (s->limited && HardReached(s->limits, s->counters))) [[unlikely]] {
     s->state = abi::sa_state::HardExpired::Set(s->state, 1);
     return FailRx(e, {p, pkt},
                   {ExqReason::kHardLifetime, kFailedCtl | flags, index, p.seq_low, cookie},
@@ -295,7 +298,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
   }
   std::uint64_t seq = 0;
   const esp::ReplayWindow::Verdict v = s->replay->Check(p.seq_low, seq);
-  if (v != esp::ReplayWindow::Verdict::kOk) {
+  if (v != esp::ReplayWindow::Verdict::kOk) [[unlikely]] {
     ++s->counters.replay_drops;
     return FailRx(e, {p, pkt}, {ExqReason::kReplay, kFailedCtl | flags, index, seq, cookie},
                   e.counters.replay_drops);
@@ -311,7 +314,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
   // The frame check above and ParseInbound give DecapsulateFast's
   // preconditions (an ESP packet inside f.bytes()).
   const esp::RxResult r = esp::detail::DecapsulateFast(s->ctl, *s->aead, p, seq, f);
-  if (r.reason == ExqReason::kIcvFail) {
+  if (r.reason == ExqReason::kIcvFail) [[unlikely]] {
     ++s->counters.auth_fails;
     return FailRx(e, {p, pkt, snap.data()},
                   {ExqReason::kIcvFail, kFailedCtl | flags, index, seq, cookie},
@@ -319,7 +322,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
   }
   // The ICV verified: the sender really used this number (RFC 4303 §3.4.3).
   s->replay->Accept(seq);
-  if (r.reason != ExqReason::kNone)
+  if (r.reason != ExqReason::kNone) [[unlikely]]
     return FailRx(e, {p, pkt, snap.data()}, {r.reason, kFailedCtl | flags, index, seq, cookie},
                   e.counters.malformed);
 

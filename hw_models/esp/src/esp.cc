@@ -238,7 +238,128 @@ TxResult Encapsulate(const TxPlan& sa, Aead& aead, std::uint64_t seq, Frame& f,
   return res;
 }
 
-RxParse ParseInbound(std::span<const std::uint8_t> pkt) { return ParseInboundFast(pkt); }
+RxParse ParseInbound(std::span<const std::uint8_t> pkt) {
+  RxParse p;
+  ParseInboundInto(pkt, p);
+  return p;
+}
+
+RxParse detail::ParseInboundGeneral(std::span<const std::uint8_t> pkt) {
+  RxParse p;
+  // The fixed IP header is taken as one length-checked view and its fields
+  // read at constant offsets inside it (one bound check instead of one per
+  // field); everything variable goes through ByteReader.
+  ByteReader r(pkt);
+  std::span<const std::uint8_t> h;
+  std::uint8_t proto = 0;
+  std::size_t total = 0;
+  bool csum_ok = true;
+  const unsigned version = pkt.empty() ? 0u : pkt[0] >> 4;
+  if (version == 4) {
+    if (!r.Bytes(kIpv4HeaderBytes, h)) [[unlikely]]
+      return p;
+    // The fixed header as five big-endian words: the fields are cut out of
+    // them and, without options, the checksum is their sum.
+    const std::uint32_t w0 = LoadBe32(&h[0]), w1 = LoadBe32(&h[4]), w2 = LoadBe32(&h[8]);
+    const std::uint32_t w3 = LoadBe32(&h[12]), w4 = LoadBe32(&h[16]);
+    const std::uint32_t tot = w0 & 0xFFFF;
+    proto = static_cast<std::uint8_t>(w2 >> 16);
+    StoreBe32(p.src.data(), w3);
+    StoreBe32(p.dst.data(), w4);
+    p.outer_tos = static_cast<std::uint8_t>(w0 >> 16);
+    p.l3_len = (w0 >> 22) & 0x3C;  // IHL * 4
+    p.nh_off = 9;
+    if (p.l3_len < kIpv4HeaderBytes || tot < p.l3_len || tot > pkt.size()) {
+      if (proto == kProtoEsp) p.cls = RxClass::kMalformed;
+      return p;
+    }
+    // Fragments go to the host: the engine does not reassemble.
+    if ((w1 & (kIpv4Mf | kIpv4FragOffsetMask)) != 0) [[unlikely]]
+      return p;
+    const std::uint64_t sum = p.l3_len == kIpv4HeaderBytes ? std::uint64_t{w0} + w1 + w2 + w3 + w4
+                                                           : SumWords(pkt.first(p.l3_len), 0);
+    // Fold(sum) == 0 without folding: the folded one's-complement sum is
+    // congruent to sum mod 0xFFFF (2^16 = 1 there), lies in [1, 0xFFFF] for
+    // sum != 0, and the check wants exactly 0xFFFF.
+    csum_ok = sum != 0 && DivisibleBy0xFFFF(sum);
+    total = tot;
+  } else if (version == 6) {
+    if (!r.Bytes(kIpv6HeaderBytes, h)) [[unlikely]]
+      return p;
+    const std::uint16_t plen = LoadBe16(&h[4]);
+    proto = h[6];
+    std::memcpy(p.src.data(), &h[8], 16);
+    std::memcpy(p.dst.data(), &h[24], 16);
+    p.v6 = true;
+    p.outer_tos = static_cast<std::uint8_t>(((h[0] & 0x0F) << 4) | (h[1] >> 4));
+    p.nh_off = 6;
+    total = kIpv6HeaderBytes + plen;
+    if (plen == 0 || total > pkt.size()) {  // jumbograms are not ours either
+      if (proto == kProtoEsp && plen != 0) p.cls = RxClass::kMalformed;
+      return p;
+    }
+    ByteReader ext(pkt.subspan(kIpv6HeaderBytes, plen));
+    std::size_t off = kIpv6HeaderBytes;
+    for (std::size_t n = 0; proto == 0 || proto == 43 || proto == 60; ++n) {
+      std::uint8_t next = 0, len8 = 0;
+      if (n == kMaxIpv6ExtHeaders || !ext.U8(next) || !ext.U8(len8)) [[unlikely]]
+        return p;
+      const std::size_t hdr_bytes = (std::size_t{len8} + 1) * 8;
+      if (!ext.Skip(hdr_bytes - 2)) [[unlikely]]
+        return p;
+      p.nh_off = off;
+      off += hdr_bytes;
+      proto = next;
+    }
+    p.l3_len = off;  // a fragment header (44) ends the walk: bypass below
+  } else {
+    return p;
+  }
+
+  std::span<const std::uint8_t> esp;
+  ByteReader body(pkt.subspan(p.l3_len, total - p.l3_len));
+  if (proto == kProtoEsp) {
+    p.esp_off = p.l3_len;
+    esp = body.rest();
+  } else if (proto == kProtoUdp) {
+    std::span<const std::uint8_t> u;
+    if (!body.Bytes(kUdpHeaderBytes, u) || LoadBe16(&u[2]) != kNatTPort) return p;
+    p.sport = LoadBe16(&u[0]);
+    p.dport = kNatTPort;
+    p.udp = true;
+    // RFC 3948 §2.1: the UDP checksum is not checked. The UDP length bounds
+    // the ESP packet.
+    const std::uint16_t ulen = LoadBe16(&u[4]);
+    if (ulen < kUdpHeaderBytes || !body.Bytes(ulen - kUdpHeaderBytes, esp)) {
+      p.cls = RxClass::kMalformed;
+      return p;
+    }
+    // RFC 3948 §2.2 NAT keepalive (one 0xFF byte) and §2.2 non-ESP marker
+    // (four zero bytes, then IKE): the host's IKE daemon handles both.
+    if ((esp.size() == 1 && esp[0] == 0xFF) ||
+        (esp.size() >= 4 && esp[0] == 0 && esp[1] == 0 && esp[2] == 0 && esp[3] == 0)) {
+      p.cls = RxClass::kIke;
+      return p;
+    }
+    p.esp_off = p.l3_len + kUdpHeaderBytes;
+  } else {
+    return p;
+  }
+
+  if (esp.size() >= kEspMinBytes && csum_ok) [[likely]] {
+    p.spi = LoadBe32(esp.data());
+    p.seq_low = LoadBe32(esp.data() + 4);
+    p.esp_len = esp.size();
+    p.cls = RxClass::kEsp;
+    return p;
+  }
+  // Malformed: SPI and sequence number as far as present (an exception
+  // reports them).
+  if (esp.size() >= 4) p.spi = LoadBe32(esp.data());
+  if (esp.size() >= kEspHeaderBytes) p.seq_low = LoadBe32(esp.data() + 4);
+  p.cls = RxClass::kMalformed;
+  return p;
+}
 
 RxResult Decapsulate(const abi::SaEntry& sa, Aead& aead, const RxParse& p, std::uint64_t seq,
                      Frame& f) {
