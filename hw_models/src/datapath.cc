@@ -194,6 +194,119 @@ abi::RxMeta RxMetaFor(abi::RxStatus status, ExqReason reason = ExqReason::kNone)
   return m;
 }
 
+// Receive's failure path for a packet whose parse is not kept in memory
+// (ReceiveParsed<true>): the exception's outer header fields are parsed again
+// from the packet. Before any failure is reported only the bytes after the
+// ESP IV have been rewritten (by decryption), so the outer header, SPI and
+// sequence number are still as received.
+[[gnu::cold]] [[gnu::noinline]] abi::RxMeta FailRxReparsed(EngineCore& e,
+                                                           std::span<const std::uint8_t> pkt,
+                                                           const std::uint8_t* snap_copy,
+                                                           const RxFailure& x,
+                                                           std::uint64_t& counter) {
+  const esp::RxParse p = esp::ParseInbound(pkt);
+  return FailRx(e, {p, pkt, snap_copy}, x, counter);
+}
+
+template <bool kCommon>
+[[gnu::always_inline]] inline abi::RxMeta Fail(EngineCore& e, const esp::RxParse& p,
+                                               std::span<const std::uint8_t> pkt,
+                                               const std::uint8_t* snap_copy, const RxFailure& x,
+                                               std::uint64_t& counter) {
+  if constexpr (kCommon) {
+    return FailRxReparsed(e, pkt, snap_copy, x, counter);
+  } else {
+    return FailRx(e, {p, pkt, snap_copy}, x, counter);
+  }
+}
+
+// Receive from the SA lookup on. kCommon: `p` is ParseInboundCommon's result,
+// whose header offsets are constants where this is inlined; the failure paths
+// parse the packet again instead of keeping `p` in memory.
+template <bool kCommon>
+[[gnu::always_inline]] inline abi::RxMeta ReceiveParsed(EngineCore& e, Frame& f,
+                                                        std::span<const std::uint8_t> pkt,
+                                                        const esp::RxParse& p) {
+  ++e.counters.rx_packets;
+  e.counters.rx_bytes += f.len;
+  // rx_ctl's fields are disjoint: Status, UdpEncap and (once the SA is known)
+  // Tunnel are or-ed together where the outcome is known, so the failure
+  // paths' values are built only there. RxPacket likewise.
+  constexpr std::uint32_t kFailedCtl =
+      abi::rx_ctl::Status::Set(0, static_cast<std::uint32_t>(abi::RxStatus::kFailed));
+  const std::uint32_t udp_bit = p.udp ? abi::rx_ctl::UdpEncap::kMask : 0;
+
+  std::uint32_t index = kNoSlot;
+  SaSlot* s = p.cls == esp::RxClass::kEsp || p.spi != 0 ? e.FindInbound(p.spi, index) : nullptr;
+  if (p.cls == esp::RxClass::kMalformed || s == nullptr || !s->aead || !s->replay) [[unlikely]] {
+    const std::uint32_t sa_index = s != nullptr ? index : abi::kExqNoSa;
+    const std::uint64_t cookie = s != nullptr ? s->cookie : 0;
+    if (p.cls == esp::RxClass::kMalformed)
+      return Fail<kCommon>(
+          e, p, pkt, nullptr,
+          {ExqReason::kMalformed, kFailedCtl | udp_bit, sa_index, p.seq_low, cookie},
+          e.counters.malformed);
+    return Fail<kCommon>(e, p, pkt, nullptr,
+                         {ExqReason::kSpiMiss, kFailedCtl | udp_bit, sa_index, p.seq_low, cookie},
+                         e.counters.spi_miss);
+  }
+  // sa_ctl::Mode is one bit, 1 for tunnel: it is rx_ctl::Tunnel's value.
+  static_assert(abi::sa_ctl::Mode::kMax == 1 &&
+                static_cast<std::uint32_t>(abi::Mode::kTunnel) == 1);
+  const std::uint32_t flags = udp_bit | abi::rx_ctl::Tunnel::Set(0, abi::sa_ctl::Mode::Get(s->ctl));
+  const std::uint64_t cookie = s->cookie;
+
+  // Without limits (s->limited false) no hard limit can be reached.
+  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 ||
+      (s->limited && HardReached(s->limits, s->counters))) [[unlikely]] {
+    s->state = abi::sa_state::HardExpired::Set(s->state, 1);
+    return Fail<kCommon>(e, p, pkt, nullptr,
+                         {ExqReason::kHardLifetime, kFailedCtl | flags, index, p.seq_low, cookie},
+                         e.counters.lifetime_drops);
+  }
+  std::uint64_t seq = 0;
+  const esp::ReplayWindow::Verdict v = s->replay->Check(p.seq_low, seq);
+  if (v != esp::ReplayWindow::Verdict::kOk) [[unlikely]] {
+    ++s->counters.replay_drops;
+    return Fail<kCommon>(e, p, pkt, nullptr,
+                         {ExqReason::kReplay, kFailedCtl | flags, index, seq, cookie},
+                         e.counters.replay_drops);
+  }
+  // Decryption rewrites the payload in place: from here on the snapshot is a
+  // copy taken before it.
+  std::array<std::uint8_t, abi::kExqSnapBytes> snap;
+  if (pkt.size() >= snap.size()) {
+    std::memcpy(snap.data(), pkt.data(), snap.size());  // constant size: a few wide moves
+  } else {
+    std::memcpy(snap.data(), pkt.data(), pkt.size());
+  }
+  // The frame check above and ParseInbound give DecapsulateFast's
+  // preconditions (an ESP packet inside f.bytes()).
+  const esp::RxResult r = esp::detail::DecapsulateFast(s->ctl, *s->aead, p, seq, f);
+  // A failed DecapsulateFast leaves f.off and f.len alone: the failure paths
+  // take the packet's span from f again rather than keeping `pkt` live
+  // across the AEAD calls.
+  if (r.reason == ExqReason::kIcvFail) [[unlikely]] {
+    ++s->counters.auth_fails;
+    return Fail<kCommon>(e, p, {f.buf.data() + f.off, f.len}, snap.data(),
+                         {ExqReason::kIcvFail, kFailedCtl | flags, index, seq, cookie},
+                         e.counters.auth_fails);
+  }
+  // The ICV verified: the sender really used this number (RFC 4303 §3.4.3).
+  s->replay->Accept(seq);
+  if (r.reason != ExqReason::kNone) [[unlikely]]
+    return Fail<kCommon>(e, p, {f.buf.data() + f.off, f.len}, snap.data(),
+                         {r.reason, kFailedCtl | flags, index, seq, cookie}, e.counters.malformed);
+
+  ++s->counters.packets;
+  s->counters.bytes += r.inner_len;
+  CheckLifetimes(e, *s);
+  constexpr std::uint32_t kDecryptedCtl =
+      abi::rx_ctl::Status::Set(0, static_cast<std::uint32_t>(abi::RxStatus::kDecrypted));
+  return MakeRxMeta(kDecryptedCtl | flags | abi::rx_ctl::NextHeader::Set(0, r.next_header), index,
+                    p.spi, seq, cookie);
+}
+
 }  // namespace
 
 abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
@@ -249,9 +362,10 @@ abi::RxMeta Engine::Receive(Frame& f) {
     return RxMetaFor(abi::RxStatus::kBypass);
   // f.bytes() without its second bound check (the test above is that check).
   const std::span<const std::uint8_t> pkt(f.buf.data() + f.off, f.len);
-  esp::RxParse parsed;
-  esp::detail::ParseInboundInto(pkt, parsed);
-  const esp::RxParse& p = parsed;
+  esp::RxParse common;
+  if (esp::detail::ParseInboundCommon(pkt, common)) [[likely]]
+    return ReceiveParsed<true>(e, f, pkt, common);
+  const esp::RxParse p = esp::detail::ParseInboundGeneral(pkt);
   if (p.cls == esp::RxClass::kBypass) return RxMetaFor(abi::RxStatus::kBypass);
   if (p.cls == esp::RxClass::kIke) [[unlikely]] {
     ++e.counters.ike_passthrough;
@@ -259,80 +373,7 @@ abi::RxMeta Engine::Receive(Frame& f) {
     m.ctl.set(abi::rx_ctl::UdpEncap::Set(m.ctl.get(), 1));
     return m;
   }
-
-  ++e.counters.rx_packets;
-  e.counters.rx_bytes += f.len;
-  // rx_ctl's fields are disjoint: Status, UdpEncap and (once the SA is known)
-  // Tunnel are or-ed together where the outcome is known, so the failure
-  // paths' values are built only there. RxPacket likewise.
-  constexpr std::uint32_t kFailedCtl =
-      abi::rx_ctl::Status::Set(0, static_cast<std::uint32_t>(abi::RxStatus::kFailed));
-  const std::uint32_t udp_bit = p.udp ? abi::rx_ctl::UdpEncap::kMask : 0;
-
-  std::uint32_t index = kNoSlot;
-  SaSlot* s = p.cls == esp::RxClass::kEsp || p.spi != 0 ? e.FindInbound(p.spi, index) : nullptr;
-  if (p.cls == esp::RxClass::kMalformed || s == nullptr || !s->aead || !s->replay) [[unlikely]] {
-    const std::uint32_t sa_index = s != nullptr ? index : abi::kExqNoSa;
-    const std::uint64_t cookie = s != nullptr ? s->cookie : 0;
-    if (p.cls == esp::RxClass::kMalformed)
-      return FailRx(e, {p, pkt},
-                    {ExqReason::kMalformed, kFailedCtl | udp_bit, sa_index, p.seq_low, cookie},
-                    e.counters.malformed);
-    return FailRx(e, {p, pkt},
-                  {ExqReason::kSpiMiss, kFailedCtl | udp_bit, sa_index, p.seq_low, cookie},
-                  e.counters.spi_miss);
-  }
-  // sa_ctl::Mode is one bit, 1 for tunnel: it is rx_ctl::Tunnel's value.
-  static_assert(abi::sa_ctl::Mode::kMax == 1 &&
-                static_cast<std::uint32_t>(abi::Mode::kTunnel) == 1);
-  const std::uint32_t flags = udp_bit | abi::rx_ctl::Tunnel::Set(0, abi::sa_ctl::Mode::Get(s->ctl));
-  const std::uint64_t cookie = s->cookie;
-
-  // Without limits (s->limited false) no hard limit can be reached.
-  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 ||
-      (s->limited && HardReached(s->limits, s->counters))) [[unlikely]] {
-    s->state = abi::sa_state::HardExpired::Set(s->state, 1);
-    return FailRx(e, {p, pkt},
-                  {ExqReason::kHardLifetime, kFailedCtl | flags, index, p.seq_low, cookie},
-                  e.counters.lifetime_drops);
-  }
-  std::uint64_t seq = 0;
-  const esp::ReplayWindow::Verdict v = s->replay->Check(p.seq_low, seq);
-  if (v != esp::ReplayWindow::Verdict::kOk) [[unlikely]] {
-    ++s->counters.replay_drops;
-    return FailRx(e, {p, pkt}, {ExqReason::kReplay, kFailedCtl | flags, index, seq, cookie},
-                  e.counters.replay_drops);
-  }
-  // Decryption rewrites the payload in place: from here on the snapshot is a
-  // copy taken before it.
-  std::array<std::uint8_t, abi::kExqSnapBytes> snap;
-  if (pkt.size() >= snap.size()) {
-    std::memcpy(snap.data(), pkt.data(), snap.size());  // constant size: a few wide moves
-  } else {
-    std::memcpy(snap.data(), pkt.data(), pkt.size());
-  }
-  // The frame check above and ParseInbound give DecapsulateFast's
-  // preconditions (an ESP packet inside f.bytes()).
-  const esp::RxResult r = esp::detail::DecapsulateFast(s->ctl, *s->aead, p, seq, f);
-  if (r.reason == ExqReason::kIcvFail) [[unlikely]] {
-    ++s->counters.auth_fails;
-    return FailRx(e, {p, pkt, snap.data()},
-                  {ExqReason::kIcvFail, kFailedCtl | flags, index, seq, cookie},
-                  e.counters.auth_fails);
-  }
-  // The ICV verified: the sender really used this number (RFC 4303 §3.4.3).
-  s->replay->Accept(seq);
-  if (r.reason != ExqReason::kNone) [[unlikely]]
-    return FailRx(e, {p, pkt, snap.data()}, {r.reason, kFailedCtl | flags, index, seq, cookie},
-                  e.counters.malformed);
-
-  ++s->counters.packets;
-  s->counters.bytes += r.inner_len;
-  CheckLifetimes(e, *s);
-  constexpr std::uint32_t kDecryptedCtl =
-      abi::rx_ctl::Status::Set(0, static_cast<std::uint32_t>(abi::RxStatus::kDecrypted));
-  return MakeRxMeta(kDecryptedCtl | flags | abi::rx_ctl::NextHeader::Set(0, r.next_header), index,
-                    p.spi, seq, cookie);
+  return ReceiveParsed<false>(e, f, pkt, p);
 }
 
 }  // namespace inlinesec::model

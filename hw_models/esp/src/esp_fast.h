@@ -226,13 +226,16 @@ inline std::uint8_t DecapEcn(std::uint8_t outer, std::uint8_t inner) {
 // what its common case does not cover.
 RxParse ParseInboundGeneral(std::span<const std::uint8_t> pkt);
 
-// ParseInbound into a default-constructed `p`, inlined into Engine::Receive.
-// The common case -- IPv4 without options, not a fragment, protocol ESP, a
-// good header checksum and at least the smallest ESP packet inside the IP
-// length -- is decided from the five header words alone and written straight
-// into `p`; everything else goes to ParseInboundGeneral, which gives the same
-// result for the common case too (the unit tests compare both).
-[[gnu::always_inline]] inline void ParseInboundInto(std::span<const std::uint8_t> pkt, RxParse& p) {
+// ParseInbound's common case, inlined into Engine::Receive: IPv4 without
+// options, not a fragment, protocol ESP, a good header checksum and at least
+// the smallest ESP packet inside the IP length, decided from the five header
+// words alone. Fills a default-constructed `p` and returns true, or returns
+// false (p untouched) for everything else. For the packets it accepts,
+// ParseInboundGeneral gives the same result (the unit tests compare both).
+// l3_len, nh_off and esp_off are constants here, so a caller that inlines
+// this sees them as such.
+[[gnu::always_inline]] inline bool ParseInboundCommon(std::span<const std::uint8_t> pkt,
+                                                      RxParse& p) {
   constexpr std::uint32_t kMinTotal = kIpv4HeaderBytes + kEspMinBytes;
   if (pkt.size() >= kMinTotal) [[likely]] {
     const std::uint8_t* h = pkt.data();
@@ -254,10 +257,15 @@ RxParse ParseInboundGeneral(std::span<const std::uint8_t> pkt);
       p.esp_len = total - kIpv4HeaderBytes;
       StoreBe32(p.src.data(), w3);
       StoreBe32(p.dst.data(), w4);
-      return;
+      return true;
     }
   }
-  p = ParseInboundGeneral(pkt);
+  return false;
+}
+
+// ParseInbound into a default-constructed `p`.
+[[gnu::always_inline]] inline void ParseInboundInto(std::span<const std::uint8_t> pkt, RxParse& p) {
+  if (!ParseInboundCommon(pkt, p)) p = ParseInboundGeneral(pkt);
 }
 
 // Decapsulate's body (esp.h has the contract), inlined into Engine::Receive.
@@ -320,7 +328,10 @@ RxParse ParseInboundGeneral(std::span<const std::uint8_t> pkt);
     if ((nh == kProtoIpv4 && in.v6) || (nh == kProtoIpv6 && !in.v6) ||
         (nh != kProtoIpv4 && nh != kProtoIpv6)) [[unlikely]]
       return res;
-    const std::uint8_t ecn = DecapEcn(p.outer_tos & kEcnMask, in.tos & kEcnMask);
+    // The outer ECN field read again from the outer header (decryption left
+    // it as received): p.outer_tos need not stay live across the AEAD calls.
+    const std::uint8_t outer_ecn = p.v6 ? (base[1] >> 4) & kEcnMask : base[1] & kEcnMask;
+    const std::uint8_t ecn = DecapEcn(outer_ecn, in.tos & kEcnMask);
     if (ecn != (in.tos & kEcnMask)) {
       if (in.v6) {
         ct[1] = static_cast<std::uint8_t>((ct[1] & ~0x30) | (ecn << 4));

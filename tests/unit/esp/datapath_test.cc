@@ -539,6 +539,29 @@ TEST(EspInbound, TunnelEcnIsPropagatedPerRfc6040) {
   EXPECT_EQ(esp_test::Checksum({inner.data(), 20}), 0);
 }
 
+// The same rules under an IPv6 outer header, whose ECN bits sit in the
+// traffic class (the low nibble of byte 1's high half): CE marks the inner
+// ECT(0) packet CE, ECT(1) turns it into ECT(1), ECT(0) leaves it alone.
+TEST(EspInbound, TunnelEcnUnderIpv6OuterHeader) {
+  ModelHarness h;
+  SaSpec s;
+  s.spi = kSpi;
+  s.outer_v6 = true;
+  h.Install(s, 1);
+  h.Install(esp_test::Inbound(s));
+  for (const auto& [outer_ecn, inner_ecn] :
+       {std::pair<int, int>{3, 3}, std::pair<int, int>{1, 1}, std::pair<int, int>{2, 2}}) {
+    Bytes w = Send(h, 1, esp_test::Ipv4Udp(10, 2));  // inner ECT(0)
+    ASSERT_EQ(w[0] >> 4, 6);
+    w[1] = static_cast<std::uint8_t>((w[1] & 0xCF) | (outer_ecn << 4));
+    PacketBuf b(w);
+    ASSERT_EQ(esp_test::StatusOf(h.engine().Receive(b.frame)), RxStatus::kDecrypted) << outer_ecn;
+    const Bytes inner = b.bytes();
+    EXPECT_EQ(inner[1] & 3, inner_ecn) << outer_ecn;
+    EXPECT_EQ(esp_test::Checksum({inner.data(), 20}), 0);
+  }
+}
+
 // ---------------------------------------------------------------- lifetimes
 
 TEST(EspLifetime, PacketLimitsSoftOnceThenHardStops) {
