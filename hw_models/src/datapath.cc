@@ -320,17 +320,19 @@ abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
   }
   const std::uint32_t index = meta.sa_index.get();
   // Reserved metadata must be zero (the ABI rule for every reserved field).
-  if ((flags & ~abi::tx_flags::kDefinedMask) != 0 || !AllZero(meta.rsvd_0x08))
+  if ((flags & ~abi::tx_flags::kDefinedMask) != 0 || !AllZero(meta.rsvd_0x08)) [[unlikely]]
     return FailTx(e, f, {ExqReason::kMalformed, 0, index, 0}, e.counters.malformed);
   if (!offload) return ExqReason::kNone;
 
   SaSlot* s = e.SlotAt(index);
-  if (s == nullptr || s->inbound() || !s->aead) {
+  if (s == nullptr || s->inbound() || !s->aead) [[unlikely]] {
     const TxFailure x{ExqReason::kTxNoSa, s == nullptr ? 0 : s->spi,
                       s == nullptr ? abi::kExqNoSa : index, 0};
     return FailTx(e, f, x, e.counters.tx_no_sa);
   }
-  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 || HardReached(s->limits, s->counters)) {
+  // Without limits (s->limited false) no hard limit can be reached.
+  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 ||
+      (s->limited && HardReached(s->limits, s->counters))) [[unlikely]] {
     s->state = abi::sa_state::HardExpired::Set(s->state, 1);
     return FailTx(e, f, {ExqReason::kHardLifetime, s->spi, index, s->tx_seq},
                   e.counters.lifetime_drops);
@@ -338,14 +340,14 @@ abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
   // RFC 4303 §3.3.3: the counter never cycles. Without ESN 2^32 - 1 is the
   // last number sent; with ESN 2^64 - 1.
   const std::uint64_t last = s->esn() ? ~std::uint64_t{0} : 0xFFFFFFFFull;
-  if ((s->state & abi::sa_state::SeqOverflow::kMask) != 0 || s->tx_seq >= last) {
+  if ((s->state & abi::sa_state::SeqOverflow::kMask) != 0 || s->tx_seq >= last) [[unlikely]] {
     s->state = abi::sa_state::SeqOverflow::Set(s->state, 1);
     return FailTx(e, f, {ExqReason::kSeqOverflow, s->spi, index, s->tx_seq},
                   e.counters.seq_overflows);
   }
   const std::uint64_t seq = s->tx_seq + 1;
-  const esp::TxResult r = esp::Encapsulate(s->tx, *s->aead, seq, f);
-  if (r.reason != ExqReason::kNone)
+  const esp::TxResult r = esp::detail::EncapsulateFast(s->tx, *s->aead, seq, f, nullptr);
+  if (r.reason != ExqReason::kNone) [[unlikely]]
     return FailTx(e, f, {r.reason, s->spi, index, seq}, e.counters.malformed);
   s->tx_seq = seq;
   ++s->counters.packets;

@@ -118,19 +118,8 @@ void Aead::Scrub() {
 
 bool Aead::Seal(std::span<const std::uint8_t, kIvBytes> iv, std::span<const std::uint8_t> aad,
                 std::span<std::uint8_t> data, std::span<std::uint8_t, kIcvBytes> tag) {
-  if (!s_ || data.size() > INT_MAX || aad.size() > INT_MAX) return false;
-  std::memcpy(s_->nonce.data() + kSaltBytes, iv.data(), kIvBytes);
-  EVP_CIPHER_CTX* c = s_->ctx;
-  int n = 0;
-  if (EVP_CipherInit_ex2(c, nullptr, nullptr, s_->nonce.data(), 1, nullptr) != 1) return false;
-  if (EVP_CipherUpdate(c, nullptr, &n, aad.data(), static_cast<int>(aad.size())) != 1) return false;
-  if (!data.empty() &&
-      EVP_CipherUpdate(c, data.data(), &n, data.data(), static_cast<int>(data.size())) != 1)
-    return false;
-  std::uint8_t none[16];
-  if (EVP_CipherFinal_ex(c, none, &n) != 1) return false;
-  return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kIcvBytes), tag.data()) ==
-         1;
+  if (data.size() > INT_MAX || aad.size() > INT_MAX) return false;
+  return AeadFast::Seal(*this, iv.data(), aad, data, tag.data());
 }
 
 bool Aead::Open(std::span<const std::uint8_t, kIvBytes> iv, std::span<const std::uint8_t> aad,

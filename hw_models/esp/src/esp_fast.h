@@ -34,6 +34,23 @@ struct Aead::State {
 
 // Aead's per-packet calls with the context in reach (Aead's friend).
 struct AeadFast {
+  // Aead::Seal without its size checks: the caller guarantees aad and data
+  // are at most INT_MAX bytes (and, with kNonEmpty, data is not empty). The
+  // same five OpenSSL calls in the same order.
+  template <bool kNonEmpty = false>
+  [[gnu::always_inline]] static bool Seal(Aead& a, const std::uint8_t* iv,
+                                          std::span<const std::uint8_t> aad,
+                                          std::span<std::uint8_t> data, std::uint8_t* tag) {
+    EVP_CIPHER_CTX* c = Start(a, iv, 1);
+    if (c == nullptr || !Feed<kNonEmpty>(c, aad, data)) [[unlikely]]
+      return false;
+    int n = 0;
+    std::uint8_t none[16];
+    if (EVP_CipherFinal_ex(c, none, &n) != 1) [[unlikely]]
+      return false;
+    return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kIcvBytes), tag) == 1;
+  }
+
   // Aead::Open without its size checks: the caller guarantees aad and data
   // are at most INT_MAX bytes (and, with kNonEmpty, data is not empty). The
   // same five OpenSSL calls in the same order.
@@ -41,27 +58,41 @@ struct AeadFast {
   [[gnu::always_inline]] static bool Open(Aead& a, const std::uint8_t* iv,
                                           std::span<const std::uint8_t> aad,
                                           std::span<std::uint8_t> data, const std::uint8_t* tag) {
+    EVP_CIPHER_CTX* c = Start(a, iv, 0);
+    // OpenSSL takes a non-const pointer for SET_TAG but only reads it.
+    if (c == nullptr || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kIcvBytes),
+                                            const_cast<std::uint8_t*>(tag)) != 1) [[unlikely]]
+      return false;
+    if (!Feed<kNonEmpty>(c, aad, data)) [[unlikely]]
+      return false;
+    int n = 0;
+    std::uint8_t none[16];
+    return EVP_CipherFinal_ex(c, none, &n) == 1;
+  }
+
+ private:
+  // Sets the packet's nonce (salt || iv) and the direction (enc 1: seal) on
+  // a's context: the context, or nullptr if a is empty or OpenSSL refused.
+  [[gnu::always_inline]] static EVP_CIPHER_CTX* Start(Aead& a, const std::uint8_t* iv, int enc) {
     Aead::State* s = a.s_.get();
     if (s == nullptr) [[unlikely]]
-      return false;
+      return nullptr;
     std::memcpy(s->nonce.data() + kSaltBytes, iv, kIvBytes);
-    EVP_CIPHER_CTX* c = s->ctx;
+    if (EVP_CipherInit_ex2(s->ctx, nullptr, nullptr, s->nonce.data(), enc, nullptr) != 1)
+        [[unlikely]]
+      return nullptr;
+    return s->ctx;
+  }
+  // The AAD, then the payload in place.
+  template <bool kNonEmpty>
+  [[gnu::always_inline]] static bool Feed(EVP_CIPHER_CTX* c, std::span<const std::uint8_t> aad,
+                                          std::span<std::uint8_t> data) {
     int n = 0;
-    if (EVP_CipherInit_ex2(c, nullptr, nullptr, s->nonce.data(), 0, nullptr) != 1) [[unlikely]]
-      return false;
-    // OpenSSL takes a non-const pointer for SET_TAG but only reads it.
-    if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kIcvBytes),
-                            const_cast<std::uint8_t*>(tag)) != 1) [[unlikely]]
-      return false;
     if (EVP_CipherUpdate(c, nullptr, &n, aad.data(), static_cast<int>(aad.size())) != 1)
         [[unlikely]]
       return false;
-    if ((kNonEmpty || !data.empty()) &&
-        EVP_CipherUpdate(c, data.data(), &n, data.data(), static_cast<int>(data.size())) != 1)
-        [[unlikely]]
-      return false;
-    std::uint8_t none[16];
-    return EVP_CipherFinal_ex(c, none, &n) == 1;
+    return (!kNonEmpty && data.empty()) ||
+           EVP_CipherUpdate(c, data.data(), &n, data.data(), static_cast<int>(data.size())) == 1;
   }
 };
 
@@ -362,6 +393,147 @@ RxParse ParseInboundGeneral(std::span<const std::uint8_t> pkt);
   }
   res.reason = abi::ExqReason::kNone;
   res.inner_len = f.len;
+  return res;
+}
+
+// RFC 4303 §2.4 padding bytes 1, 2, 3 (and a zero to make a word).
+inline constexpr std::uint8_t kPadBytes[4] = {1, 2, 3, 0};
+
+inline bool IsIpv6ExtHeader(std::uint8_t nh) {
+  switch (nh) {
+    case 0:    // hop-by-hop options
+    case 43:   // routing
+    case 44:   // fragment
+    case 50:   // ESP
+    case 51:   // AH
+    case 60:   // destination options
+    case 135:  // mobility
+    case 139:  // HIP
+    case 140:  // shim6
+    case 253:  // experimental
+    case 254:  // experimental
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Encapsulate's body (esp.h has the contract), inlined into Engine::Transmit.
+[[gnu::always_inline]] inline TxResult EncapsulateFast(
+    const TxPlan& sa, Aead& aead, std::uint64_t seq, Frame& f,
+    const std::array<std::uint8_t, kIvBytes>* iv_override) {
+  TxResult res;
+  res.reason = abi::ExqReason::kMalformed;
+  Inner in;
+  if (f.off > f.buf.size() || f.len > f.buf.size() - f.off) return res;
+  if (!ParseInner(f.bytes(), in)) return res;
+
+  std::size_t hdr_len;      // IP header in front of UDP/ESP in the result
+  std::size_t payload_len;  // bytes ESP protects (before padding)
+  std::uint8_t next_header;
+  if (sa.tunnel) {
+    hdr_len = sa.hdr_len;
+    payload_len = in.total;
+    next_header = in.v6 ? kProtoIpv6 : kProtoIpv4;
+  } else {
+    // Transport: the packet keeps its header, so it must be of the SA's
+    // family, whole (RFC 4303 §3.1.1 applies to unfragmented datagrams), and
+    // for IPv6 without extension headers (the model does not walk them). Its
+    // protocol must not be 59: ESP next header 59 marks a dummy packet that
+    // every receiver discards (RFC 4303 §2.6).
+    if (in.v6 != sa.outer_v6 || in.fragment || (in.v6 && IsIpv6ExtHeader(in.proto)) ||
+        in.proto == kProtoNoNext)
+      return res;
+    hdr_len = in.l3;
+    payload_len = in.total - in.l3;
+    next_header = in.proto;
+  }
+  // RFC 4303 §2.4: pad so that pad length and next header end on a 4-byte
+  // boundary (the AEADs here are stream modes with no block alignment).
+  const std::size_t pad = (4 - ((payload_len + 2) & 3)) & 3;
+  const std::size_t ct_len = payload_len + pad + 2;
+  const std::size_t esp_len = kEspIvHeaderBytes + ct_len + kIcvBytes;
+  const std::size_t total = hdr_len + sa.udp_len + esp_len;
+  // Tunnel: the outer header, UDP and ESP go in front of the packet;
+  // transport: UDP and ESP go between its header and its payload.
+  const std::size_t grow_head = sa.grow_head;
+  const std::size_t tail_room = f.buf.size() - f.off - in.total;
+  if (f.off < grow_head || tail_room < pad + 2 + kIcvBytes) return res;
+  if ((sa.outer_v6 ? total - kIpv6HeaderBytes : total) > 0xFFFF) return res;
+
+  std::uint8_t* out = f.buf.data() + (f.off - grow_head);
+  if (!sa.tunnel) std::memmove(out, f.buf.data() + f.off, in.l3);
+  std::uint8_t* udp = out + hdr_len;
+  std::uint8_t* esp = udp + sa.udp_len;
+  std::uint8_t* ct = esp + kEspIvHeaderBytes;  // the payload already lies here
+  // SPI || low 32 bits of seq, as one big-endian word.
+  StoreBe64(esp, (std::uint64_t{sa.spi} << 32) | (seq & 0xFFFFFFFFu));
+  if (iv_override != nullptr) {
+    std::memcpy(esp + kEspHeaderBytes, iv_override->data(), kIvBytes);
+  } else {
+    StoreBe64(esp + kEspHeaderBytes, seq);  // IvForSeq(seq)
+  }
+  // Padding 1, 2, 3 (RFC 4303 §2.4), pad length, next header. The four bytes
+  // of kPadBytes always fit (the tailroom holds the ICV after them); bytes
+  // past the trailer are overwritten by the ICV.
+  std::uint8_t* trailer = ct + payload_len;
+  std::memcpy(trailer, kPadBytes, sizeof(kPadBytes));
+  trailer[pad] = static_cast<std::uint8_t>(pad);
+  trailer[pad + 1] = next_header;
+
+  // AAD (RFC 4106 §5): without ESN it is the ESP header as sent.
+  std::uint8_t aad_esn[12];
+  std::span<const std::uint8_t> aad(esp, kEspHeaderBytes);
+  if (sa.esn) aad = {aad_esn, BuildAad(sa.spi, seq, true, aad_esn)};
+  // ct_len < 65536 (checked above) and ct_len >= 2: no size checks needed.
+  const bool sealed =
+      AeadFast::Seal<true>(aead, esp + kEspHeaderBytes, aad, {ct, ct_len}, ct + ct_len);
+  INLINESEC_CHECK(sealed);  // a keyed context with in-range sizes cannot fail
+
+  if (sa.udp_len != 0) {
+    // RFC 3948 §2.1: ports from the SA; checksum zero over IPv4. Over IPv6 a
+    // zero UDP checksum is not allowed (RFC 8200 §8.1), so it is computed
+    // below once the IPv6 header is final.
+    std::memcpy(udp, sa.head.data() + sa.hdr_len, 4);
+    StoreBe16(udp + 4, static_cast<std::uint16_t>(kUdpHeaderBytes + esp_len));
+    StoreBe16(udp + 6, 0);
+  }
+  if (sa.tunnel) {
+    // DSCP copied or set; RFC 6040 §4.1 normal mode: the ECN field is
+    // copied from the inner header.
+    const auto tos = static_cast<std::uint8_t>((in.tos & sa.tos_keep) | sa.tos_set);
+    if (sa.outer_v6) {
+      std::memcpy(out, sa.head.data(), kIpv6HeaderBytes);
+      out[0] = static_cast<std::uint8_t>(0x60 | (tos >> 4));
+      out[1] = static_cast<std::uint8_t>((tos & 0x0F) << 4);  // flow label 0
+      StoreBe16(out + 4, static_cast<std::uint16_t>(total - kIpv6HeaderBytes));
+    } else {
+      const auto flags = static_cast<std::uint16_t>((in.df ? sa.df_copy : 0) | sa.df_force);
+      const auto id = static_cast<std::uint16_t>(seq);  // ID: low 16 bits of seq
+      // Version/IHL, TOS, total length, ID and flags as one big-endian
+      // word; TTL, protocol and addresses from the template.
+      StoreBe64(out, (std::uint64_t{0x45} << 56) | (std::uint64_t{tos} << 48) |
+                         (std::uint64_t{total} << 32) | (std::uint64_t{id} << 16) | flags);
+      std::memcpy(out + 8, sa.head.data() + 8, kIpv4HeaderBytes - 8);
+      // The template's words are pre-summed; add the four written above.
+      const std::uint64_t sum =
+          sa.head_sum + (std::uint32_t{tos} << 16) + total + (std::uint32_t{id} << 16) + flags;
+      StoreBe16(out + 10, Fold(sum));
+    }
+  } else if (sa.outer_v6) {
+    StoreBe16(out + 4, static_cast<std::uint16_t>(total - kIpv6HeaderBytes));
+    out[6] = sa.carrier;
+  } else {
+    StoreBe16(out + 2, static_cast<std::uint16_t>(total));
+    out[9] = sa.carrier;
+    SetIpv4Checksum(out, hdr_len);
+  }
+  if (sa.udp_len != 0 && sa.outer_v6) SetUdp6Checksum(out, udp, kUdpHeaderBytes + esp_len);
+
+  f.off -= grow_head;
+  f.len = total;
+  res.reason = abi::ExqReason::kNone;
+  res.inner_len = in.total;
   return res;
 }
 
