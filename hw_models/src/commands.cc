@@ -284,7 +284,7 @@ Result<std::unique_ptr<SaSlot>> EngineCore::BuildSlot(const abi::SaEntry& e, std
     slot->replay.emplace(abi::sa_replay::Window::Get(e.replay.get()), slot->esn(), e.seq.get());
   } else {
     slot->tx_seq = e.seq.get();
-    slot->tx = esp::PlanTx(e);
+    esp::PlanTx(e, slot->tx);
   }
   return slot;
 }

@@ -31,6 +31,12 @@ std::array<std::uint8_t, kIvBytes> IvForSeq(std::uint64_t seq) {
 
 TxPlan PlanTx(const abi::SaEntry& sa) {
   TxPlan p;
+  PlanTx(sa, p);
+  return p;
+}
+
+void PlanTx(const abi::SaEntry& sa, TxPlan& p) {
+  p = TxPlan{};
   const std::uint32_t ctl = sa.ctl.get();
   const std::uint32_t outer = sa.outer.get();
   p.spi = sa.spi.get();
@@ -87,7 +93,6 @@ TxPlan PlanTx(const abi::SaEntry& sa) {
     StoreBe16(h + p.hdr_len, sa.udp_sport.get());
     StoreBe16(h + p.hdr_len + 2, sa.udp_dport.get());
   }
-  return p;
 }
 
 TxResult Encapsulate(const abi::SaEntry& sa, Aead& aead, std::uint64_t seq, Frame& f,

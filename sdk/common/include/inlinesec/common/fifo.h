@@ -36,6 +36,9 @@ class Fifo {
     return item;
   }
 
+  // The k-th oldest item (0: what Pop returns next), nullptr if fewer.
+  const T* Peek(std::size_t k) const { return k < size() ? &items_[head_ + k] : nullptr; }
+
   void Clear() {
     items_.clear();
     head_ = 0;

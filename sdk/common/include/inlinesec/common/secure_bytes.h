@@ -1,5 +1,5 @@
 // SecureBytes: the one container for key material. It wipes its storage with
-// OPENSSL_cleanse on destruction, on Clear() and before any reallocation, is
+// SecureWipe on destruction, on Clear() and before any reallocation, is
 // move-only (no silent copies of keys), and has no stream operator, so keys
 // cannot be logged by accident.
 #pragma once
@@ -42,7 +42,7 @@ class SecureBytes {
   std::size_t size_ = 0;
 };
 
-// Wipes any buffer holding secrets (wrapper over OPENSSL_cleanse).
+// Wipes any buffer holding secrets (explicit_bzero: never elided).
 void SecureWipe(std::span<std::uint8_t> bytes);
 
 // Up to N bytes of key material stored inline (no heap buffer), for tables

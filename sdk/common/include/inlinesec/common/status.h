@@ -37,7 +37,9 @@ std::string_view CodeName(Code code);
 
 class [[nodiscard]] Status {
  public:
-  Status() = default;
+  // User-provided, so that Status() / Status::Ok() is not zero-filled
+  // (GCC emits a `rep stos` for it) before the members are initialised.
+  Status() {}
   Status(Code code, std::string message, std::uint32_t device_status = 0)
       : code_(code), message_(std::move(message)), device_status_(device_status) {}
   static Status Ok() { return Status(); }

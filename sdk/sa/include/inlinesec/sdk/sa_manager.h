@@ -247,6 +247,9 @@ class SaManager {
   const Shadow* ShadowAt(std::uint32_t index) const;
   // A fresh Shadow for `index` (which has none).
   Shadow& NewShadow(std::uint32_t index);
+  // Starts loading the Shadow the k-th next NewShadow will use (0: the
+  // next), if the store has it already: a cache hint, no effect otherwise.
+  void PrefetchNewShadow(std::size_t k) const;
   // Destroys index's Shadow (wiping its key) and frees its position.
   void DropShadow(std::uint32_t index);
   // Calls fn(Shadow&) for every live Shadow.

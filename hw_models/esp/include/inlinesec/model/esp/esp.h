@@ -81,6 +81,9 @@ struct TxPlan {
 
 // Decodes an outbound entry (validated by the engine) into its TxPlan.
 TxPlan PlanTx(const abi::SaEntry& sa);
+// The same, written into `out` where it lies (an SaSlot: no copy of a plan
+// just built with narrow stores).
+void PlanTx(const abi::SaEntry& sa, TxPlan& out);
 
 // Protects the IP packet in `f` with `sa` (an outbound entry) and sequence
 // number `seq` (the full 64-bit number; only its low 32 bits are sent).
