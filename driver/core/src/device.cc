@@ -370,6 +370,18 @@ Status Device::ExecuteLocked(std::span<abi::CmdDesc> cmds, std::span<Completion>
     cmds[i].tag.set(first_tag + static_cast<std::uint32_t>(i));
   }
   stats_.commands += cmds.size();
+  // A polling driver keeps the completion interrupt masked while it polls:
+  // completions found by looking raise no interrupt (no eventfd wake-up for
+  // the exception consumer's epoll, no eventfd write per command on the
+  // model). Cpl is unmasked only before a sleep in WaitIrq; every interrupt
+  // is unmasked again when the call returns with the rings still up.
+  struct PollMask {
+    Device& d;
+    ~PollMask() {
+      if (d.rings_up_) d.transport_->Write32(Off(Reg::kIrqMask), abi::irq::kAll);
+    }
+  } poll_mask{*this};
+  transport_->Write32(Off(Reg::kIrqMask), abi::irq::kAll & ~abi::irq::Cpl::kMask);
   std::vector<bool> got(cmds.size(), false);
   std::size_t remaining = cmds.size();
   std::size_t posted = 0;
@@ -436,8 +448,10 @@ Status Device::ExecuteLocked(std::span<abi::CmdDesc> cmds, std::span<Completion>
                                             std::to_string(epoch_) + " -> " + std::to_string(ep) +
                                             ")");
     }
-    // Acknowledge completion interrupts, then look once more before sleeping
-    // so that a completion written in between is not slept through.
+    // Unmask and acknowledge completion interrupts, then look once more
+    // before sleeping so that a completion written in between is not slept
+    // through.
+    transport_->Write32(Off(Reg::kIrqMask), abi::irq::kAll);
     transport_->Write32(Off(Reg::kIrqCause), abi::irq::Cpl::kMask);
     INLINESEC_RETURN_IF_ERROR(DrainCompletions(cmds, out, got, remaining));
     if (remaining == 0) break;
