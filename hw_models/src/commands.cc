@@ -356,14 +356,13 @@ EngineCore::CmdOutcome EngineCore::WriteSaBatch(const abi::CmdDesc& cmd) {
     out.status = CmdStatus::kDmaRange;
     return out;
   }
-  batch_records_.resize(count);
-  std::memcpy(batch_records_.data(), DevPtr(addr), len);
-  struct WipeAll {
-    std::vector<abi::SaWriteRecord>& v;
-    ~WipeAll() {
-      for (auto& r : v) SecureWipe(r.entry.key);
-    }
-  } wipe_all{batch_records_};
+  // The records are read where the host put them in device memory, as the
+  // engine's DMA would fetch them, without a copy of the batch (and of its
+  // keys) of its own: nothing writes device memory while a command runs
+  // (the engine is single-threaded; the transport holds its lock), and
+  // calloc'd device memory holds implicit-lifetime objects of any such
+  // byte-array type (alignment 1).
+  const auto* batch_records = reinterpret_cast<const abi::SaWriteRecord*>(DevPtr(addr));
 
   // Open-addressing set of the indices seen so far, to find duplicates.
   std::size_t set_size = 16;
@@ -373,7 +372,7 @@ EngineCore::CmdOutcome EngineCore::WriteSaBatch(const abi::CmdDesc& cmd) {
 
   // Phase 1: validate every record; the first bad one fails the batch.
   for (std::uint32_t i = 0; i < count; ++i) {
-    const abi::SaWriteRecord& rec = batch_records_[i];
+    const abi::SaWriteRecord& rec = batch_records[i];
     out.info = i;
     const std::uint32_t index = rec.index.get();
     if (index > index_mask) {
@@ -414,7 +413,7 @@ EngineCore::CmdOutcome EngineCore::WriteSaBatch(const abi::CmdDesc& cmd) {
   std::vector<std::unique_ptr<SaSlot>>& built = batch_built_;
   built.clear();
   for (std::uint32_t i = 0; i < count; ++i) {
-    auto slot = BuildSlot(batch_records_[i].entry, batch_records_[i].index.get());
+    auto slot = BuildSlot(batch_records[i].entry, batch_records[i].index.get());
     if (!slot.ok()) {
       out.info = i;
       out.status = CmdStatus::kInternal;

@@ -333,7 +333,6 @@ class EngineCore {
   // (an SA write re-keys a parked context, or allocates and keys one).
   esp::CipherCache ciphers_;
   // Scratch for batches, reused so a batch allocates nothing once warm.
-  std::vector<abi::SaWriteRecord> batch_records_;
   std::vector<std::uint32_t> batch_seen_;
   std::vector<std::unique_ptr<SaSlot>> batch_built_;
   // SaSlots of removed SAs (scrubbed AEAD context, nothing else), reused by
