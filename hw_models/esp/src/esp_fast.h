@@ -1,10 +1,11 @@
 // Internal to the engine model (hw_models/esp and hw_models/src only; not
-// installed): the per-packet inbound fast paths of esp.cc and aead.cc as
-// inline functions, so that Engine::Receive (hw_models/src/datapath.cc)
-// inlines them without link-time optimisation. esp.cc's ParseInbound and
-// Decapsulate and aead.cc's Aead::Open are these same bodies, so there is
-// one implementation of each. Cold paths (the out-of-line helpers) stay in
-// the .cc files.
+// installed): the per-packet fast paths of esp.cc and aead.cc as inline
+// functions, so that Engine::Receive and Engine::Transmit
+// (hw_models/src/datapath.cc) inline them without link-time optimisation.
+// esp.cc's ParseInbound, Decapsulate and Encapsulate and aead.cc's
+// Aead::Open and Aead::Seal are these same bodies, so there is one
+// implementation of each. Cold paths (the general inbound parser, the
+// out-of-line helpers) stay in the .cc files.
 #pragma once
 
 #include <openssl/evp.h>
