@@ -429,7 +429,8 @@ void SaManager::Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& e
 }
 
 void SaManager::ArmTimers(Shadow& s) {
-  CancelTimers(s);
+  // `s` is fresh from NewShadow: no timer is armed yet, nothing to cancel
+  // (and no load from its cold timer fields).
   if (s.life.time_soft.count() <= 0 && s.life.time_hard.count() <= 0) return;
   const SaHandle h = s.handle;
   const TimePoint now = clock_.Now();

@@ -266,6 +266,7 @@ class SaManager {
   Result<SaHandle> Reserve(const SaDescription& d);
   void Unreserve(const SaHandle& h, SaDirection dir);
   void Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry);
+  // Arms the time lifetimes of a Shadow fresh from NewShadow (Commit).
   void ArmTimers(Shadow& s);
   void CancelTimers(Shadow& s);
   void Emit(Shadow& s, SaEventKind kind);
