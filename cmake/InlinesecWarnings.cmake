@@ -13,3 +13,10 @@ if(INLINESEC_SANITIZE)
     -fno-omit-frame-pointer)
   target_link_options(inlinesec_flags INTERFACE -fsanitize=address,undefined)
 endif()
+# libFuzzer builds (clang, -DINLINESEC_LIBFUZZER=ON; tests/fuzz): every
+# target gets coverage instrumentation, so that the fuzzer is guided by the
+# branches of the libraries it exercises, not only by its target's own file.
+option(INLINESEC_LIBFUZZER "Link fuzz targets with libFuzzer (clang only)" OFF)
+if(INLINESEC_LIBFUZZER)
+  target_compile_options(inlinesec_flags INTERFACE -fsanitize=fuzzer-no-link)
+endif()
