@@ -56,6 +56,17 @@ bool HardReached(const SaLimits& l, const SaCounters& c) {
   return Reached(l.hard_packets, c.packets) || Reached(l.hard_bytes, c.bytes);
 }
 
+// Whether `s` may carry no more packets because of its hard lifetime: it was
+// marked hard-expired, or it reaches a hard limit now (then it is marked).
+// Without limits (s.limited false) no hard limit can be reached.
+bool HardStopped(SaSlot& s) {
+  if ((s.state & abi::sa_state::HardExpired::kMask) == 0 &&
+      !(s.limited && HardReached(s.limits, s.counters)))
+    return false;
+  s.state = abi::sa_state::HardExpired::Set(s.state, 1);
+  return true;
+}
+
 // True if the 8 bytes are zero (one load, whatever the byte order).
 bool AllZero(const std::array<std::uint8_t, 8>& a) {
   std::uint64_t v;
@@ -256,10 +267,7 @@ template <bool kCommon>
   const std::uint32_t flags = udp_bit | abi::rx_ctl::Tunnel::Set(0, abi::sa_ctl::Mode::Get(s->ctl));
   const std::uint64_t cookie = s->cookie;
 
-  // Without limits (s->limited false) no hard limit can be reached.
-  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 ||
-      (s->limited && HardReached(s->limits, s->counters))) [[unlikely]] {
-    s->state = abi::sa_state::HardExpired::Set(s->state, 1);
+  if (HardStopped(*s)) [[unlikely]] {
     return Fail<kCommon>(e, p, pkt, nullptr,
                          {ExqReason::kHardLifetime, kFailedCtl | flags, index, p.seq_low, cookie},
                          e.counters.lifetime_drops);
@@ -330,10 +338,7 @@ abi::ExqReason Engine::Transmit(const abi::TxMeta& meta, Frame& f) {
                       s == nullptr ? abi::kExqNoSa : index, 0};
     return FailTx(e, f, x, e.counters.tx_no_sa);
   }
-  // Without limits (s->limited false) no hard limit can be reached.
-  if ((s->state & abi::sa_state::HardExpired::kMask) != 0 ||
-      (s->limited && HardReached(s->limits, s->counters))) [[unlikely]] {
-    s->state = abi::sa_state::HardExpired::Set(s->state, 1);
+  if (HardStopped(*s)) [[unlikely]] {
     return FailTx(e, f, {ExqReason::kHardLifetime, s->spi, index, s->tx_seq},
                   e.counters.lifetime_drops);
   }

@@ -107,7 +107,7 @@ TxResult Encapsulate(const TxPlan& sa, Aead& aead, std::uint64_t seq, Frame& f,
 
 RxParse ParseInbound(std::span<const std::uint8_t> pkt) {
   RxParse p;
-  ParseInboundInto(pkt, p);
+  if (!ParseInboundCommon(pkt, p)) p = ParseInboundGeneral(pkt);
   return p;
 }
 
@@ -145,10 +145,7 @@ RxParse detail::ParseInboundGeneral(std::span<const std::uint8_t> pkt) {
       return p;
     const std::uint64_t sum = p.l3_len == kIpv4HeaderBytes ? std::uint64_t{w0} + w1 + w2 + w3 + w4
                                                            : SumWords(pkt.first(p.l3_len), 0);
-    // Fold(sum) == 0 without folding: the folded one's-complement sum is
-    // congruent to sum mod 0xFFFF (2^16 = 1 there), lies in [1, 0xFFFF] for
-    // sum != 0, and the check wants exactly 0xFFFF.
-    csum_ok = sum != 0 && DivisibleBy0xFFFF(sum);
+    csum_ok = HeaderSumOk(sum);
     total = tot;
   } else if (version == 6) {
     if (!r.Bytes(kIpv6HeaderBytes, h)) [[unlikely]]

@@ -188,15 +188,18 @@ inline std::uint16_t Fold(std::uint64_t sum) {
   return static_cast<std::uint16_t>(~sum);
 }
 
-// x % 0xFFFF == 0 as one multiplication (the divisibility test for an odd
-// divisor d: x * d^-1 mod 2^64 is at most (2^64 - 1) / d exactly for the
-// multiples of d). GCC emits a 64-bit div for the % in Receive's cold-looking
-// block; a div costs tens of cycles.
-[[gnu::always_inline]] inline bool DivisibleBy0xFFFF(std::uint64_t x) {
+// Whether a received IPv4 header whose 32-bit words sum to `sum` has a good
+// checksum: Fold(sum) == 0 without folding. The folded one's-complement sum
+// is congruent to sum mod 0xFFFF (2^16 = 1 there), lies in [1, 0xFFFF] for
+// sum != 0, and the check wants exactly 0xFFFF. sum % 0xFFFF == 0 is tested
+// as one multiplication (for an odd divisor d, x * d^-1 mod 2^64 is at most
+// (2^64 - 1) / d exactly for the multiples of d): GCC emitted a 64-bit div
+// for the % in Receive, and a div costs tens of cycles.
+[[gnu::always_inline]] inline bool HeaderSumOk(std::uint64_t sum) {
   constexpr std::uint64_t kInverse = 0xFFFEFFFEFFFEFFFFull;  // 0xFFFF^-1 mod 2^64
   constexpr std::uint64_t kLimit = ~std::uint64_t{0} / 0xFFFF;
   static_assert(std::uint64_t{0xFFFF} * kInverse == 1);
-  return x * kInverse <= kLimit;
+  return sum != 0 && sum * kInverse <= kLimit;
 }
 
 // RFC 791 header checksum over `l3` bytes (0 when a received header with its
@@ -254,8 +257,8 @@ inline std::uint8_t DecapEcn(std::uint8_t outer, std::uint8_t inner) {
 
 // ParseInbound (esp.h has the contract) for every outer header form: IPv4
 // with options, fragments, IPv6 with extension headers, UDP encapsulation,
-// malformed packets. Out of line (esp.cc); ParseInboundInto below sends it
-// what its common case does not cover.
+// malformed packets. Out of line (esp.cc); ParseInbound and Receive call
+// it for what ParseInboundCommon below does not cover.
 RxParse ParseInboundGeneral(std::span<const std::uint8_t> pkt);
 
 // ParseInbound's common case, inlined into Engine::Receive: IPv4 without
@@ -277,8 +280,8 @@ RxParse ParseInboundGeneral(std::span<const std::uint8_t> pkt);
     const std::uint64_t sum = std::uint64_t{w0} + w1 + w2 + w3 + w4;
     // Version 4 and IHL 5 in one byte; MF clear and offset 0; protocol ESP.
     if ((w0 >> 24) == 0x45 && (w1 & (kIpv4Mf | kIpv4FragOffsetMask)) == 0 &&
-        ((w2 >> 16) & 0xFF) == kProtoEsp && total >= kMinTotal && total <= pkt.size() && sum != 0 &&
-        DivisibleBy0xFFFF(sum)) [[likely]] {
+        ((w2 >> 16) & 0xFF) == kProtoEsp && total >= kMinTotal && total <= pkt.size() &&
+        HeaderSumOk(sum)) [[likely]] {
       p.cls = RxClass::kEsp;
       p.outer_tos = static_cast<std::uint8_t>(w0 >> 16);
       p.spi = LoadBe32(h + kIpv4HeaderBytes);
@@ -293,11 +296,6 @@ RxParse ParseInboundGeneral(std::span<const std::uint8_t> pkt);
     }
   }
   return false;
-}
-
-// ParseInbound into a default-constructed `p`.
-[[gnu::always_inline]] inline void ParseInboundInto(std::span<const std::uint8_t> pkt, RxParse& p) {
-  if (!ParseInboundCommon(pkt, p)) p = ParseInboundGeneral(pkt);
 }
 
 // Decapsulate's body (esp.h has the contract), inlined into Engine::Receive.
@@ -338,9 +336,8 @@ RxParse ParseInboundGeneral(std::span<const std::uint8_t> pkt);
   if (pad <= 3) {
     // Up to three pad bytes (the common case) as one big-endian word against
     // 01 02 03: the 4-byte load stays inside the packet (pad length, next
-    // header and the 16-byte ICV follow the padding).
-    // The mask covers the first `pad` bytes of the word: 0, FF000000,
-    // FFFF0000, FFFFFF00 (a shift, not a table on the stack).
+    // header and the 16-byte ICV follow the padding). The mask keeps the
+    // first `pad` bytes of the word: 0, FF000000, FFFF0000, FFFFFF00.
     const auto mask = static_cast<std::uint32_t>(0xFFFFFFFF00000000ull >> (8 * pad));
     if (((LoadBe32(ct + payload_len) ^ 0x01020300u) & mask) != 0) [[unlikely]]
       return res;
