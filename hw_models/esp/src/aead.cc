@@ -2,17 +2,24 @@
 // per algorithm by the owner's CipherCache and the key scheduled once per SA,
 // in Create(); each packet only sets the 12-byte nonce
 // (salt || explicit IV), feeds the AAD and the payload, and reads or sets the
-// 16-byte tag, on the same EVP_CIPHER_CTX, so the datapath never allocates.
+// 16-byte tag, on the same provider context, so the datapath never
+// allocates. The provider's cipher functions are called directly (Cipher in
+// esp_fast.h says why).
 // AES-GCM follows RFC 4106 and ChaCha20-Poly1305 follows RFC 7634; both use
 // the same nonce layout and tag size, so one code path serves them.
 #include "inlinesec/model/esp/aead.h"
 
+#include <openssl/core_dispatch.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/provider.h>
+#include <strings.h>
 
 #include <array>
 #include <climits>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <utility>
 
 #include "esp_fast.h"
@@ -20,7 +27,7 @@
 namespace inlinesec::model::esp {
 
 Aead::State::~State() {
-  EVP_CIPHER_CTX_free(ctx);  // cleanses the key schedule
+  if (ctx != nullptr) cipher->freectx(ctx);  // the provider cleanses the key schedule
   OPENSSL_cleanse(nonce.data(), nonce.size());
 }
 
@@ -48,17 +55,96 @@ bool Lookup(abi::Algo algo, std::size_t key_len, CipherId& id) {
   }
 }
 
-}  // namespace
-
-CipherCache::~CipherCache() {
-  for (EVP_CIPHER* c : fetched_) EVP_CIPHER_free(c);
+// True if `name` is one of the colon-separated names of `names` (OpenSSL's
+// algorithm names are case-insensitive).
+bool HasName(const char* names, const char* name) {
+  const std::size_t len = std::strlen(name);
+  for (const char* p = names; p != nullptr && *p != '\0';) {
+    const char* end = std::strchr(p, ':');
+    const std::size_t n = end != nullptr ? static_cast<std::size_t>(end - p) : std::strlen(p);
+    if (n == len && strncasecmp(p, name, n) == 0) return true;
+    p = end != nullptr ? end + 1 : nullptr;
+  }
+  return false;
 }
 
-EVP_CIPHER* CipherCache::Get(abi::Algo algo, std::size_t key_len) {
+// Copies the functions of the provider's implementation named `name` into
+// c; false if the provider has no such implementation or it lacks one the
+// engine calls.
+bool TakeFunctions(const OSSL_PROVIDER* prov, const char* name, Cipher& c) {
+  int no_store = 0;
+  const OSSL_ALGORITHM* algs = OSSL_PROVIDER_query_operation(prov, OSSL_OP_CIPHER, &no_store);
+  if (algs == nullptr) return false;
+  for (const OSSL_ALGORITHM* a = algs; a->algorithm_names != nullptr; ++a) {
+    if (!HasName(a->algorithm_names, name)) continue;
+    for (const OSSL_DISPATCH* f = a->implementation; f->function_id != 0; ++f) {
+      switch (f->function_id) {
+        case OSSL_FUNC_CIPHER_NEWCTX:
+          c.newctx = OSSL_FUNC_cipher_newctx(f);
+          break;
+        case OSSL_FUNC_CIPHER_FREECTX:
+          c.freectx = OSSL_FUNC_cipher_freectx(f);
+          break;
+        case OSSL_FUNC_CIPHER_ENCRYPT_INIT:
+          c.einit = OSSL_FUNC_cipher_encrypt_init(f);
+          break;
+        case OSSL_FUNC_CIPHER_DECRYPT_INIT:
+          c.dinit = OSSL_FUNC_cipher_decrypt_init(f);
+          break;
+        case OSSL_FUNC_CIPHER_UPDATE:
+          c.update = OSSL_FUNC_cipher_update(f);
+          break;
+        case OSSL_FUNC_CIPHER_FINAL:
+          c.final = OSSL_FUNC_cipher_final(f);
+          break;
+        case OSSL_FUNC_CIPHER_GET_CTX_PARAMS:
+          c.get_ctx_params = OSSL_FUNC_cipher_get_ctx_params(f);
+          break;
+        case OSSL_FUNC_CIPHER_SET_CTX_PARAMS:
+          c.set_ctx_params = OSSL_FUNC_cipher_set_ctx_params(f);
+          break;
+        default:
+          break;
+      }
+    }
+    break;
+  }
+  OSSL_PROVIDER_unquery_operation(prov, OSSL_OP_CIPHER, algs);
+  return c.newctx != nullptr && c.freectx != nullptr && c.einit != nullptr && c.dinit != nullptr &&
+         c.update != nullptr && c.final != nullptr && c.get_ctx_params != nullptr &&
+         c.set_ctx_params != nullptr;
+}
+
+// Fetches `id` through EVP (so the library context's configuration picks the
+// provider) and takes that provider's functions for it.
+Result<std::shared_ptr<const Cipher>> FetchCipher(const CipherId& id, std::size_t key_len) {
+  auto c = std::make_shared<Cipher>();
+  c->evp = EVP_CIPHER_fetch(nullptr, id.name, nullptr);
+  if (c->evp == nullptr)
+    return Status(Code::kInternal, std::string("OpenSSL cannot fetch ") + id.name);
+  const OSSL_PROVIDER* prov = EVP_CIPHER_get0_provider(c->evp);
+  if (prov == nullptr || !TakeFunctions(prov, id.name, *c))
+    return Status(Code::kInternal, std::string("the OpenSSL provider of ") + id.name +
+                                       " lacks a cipher function the engine calls");
+  c->provctx = OSSL_PROVIDER_get0_provider_ctx(prov);
+  c->key_len = key_len;
+  return std::shared_ptr<const Cipher>(std::move(c));
+}
+
+}  // namespace
+
+CipherCache::~CipherCache() = default;
+
+Result<std::shared_ptr<const Cipher>> CipherCache::Get(abi::Algo algo, std::size_t key_len) {
   CipherId id{};
-  if (!Lookup(algo, key_len, id)) return nullptr;
-  EVP_CIPHER*& c = fetched_[id.slot];
-  if (c == nullptr) c = EVP_CIPHER_fetch(nullptr, id.name, nullptr);
+  if (!Lookup(algo, key_len, id))
+    return Status(Code::kInvalidArgument, "unsupported algorithm or key length");
+  std::shared_ptr<const Cipher>& c = ciphers_[id.slot];
+  if (c == nullptr) {
+    auto fetched = FetchCipher(id, key_len);
+    if (!fetched.ok()) return fetched.status();
+    c = std::move(fetched).value();
+  }
   return c;
 }
 
@@ -70,19 +156,17 @@ Result<Aead> Aead::Create(abi::Algo algo, std::span<const std::uint8_t> key,
 
 Result<Aead> Aead::Create(CipherCache& ciphers, abi::Algo algo, std::span<const std::uint8_t> key,
                           std::span<const std::uint8_t, kSaltBytes> salt) {
-  CipherId id{};
-  if (!Lookup(algo, key.size(), id))
-    return Status(Code::kInvalidArgument, "unsupported algorithm or key length");
-  EVP_CIPHER* cipher = ciphers.Get(algo, key.size());
-  if (cipher == nullptr) return Status(Code::kInternal, "OpenSSL cannot fetch the AEAD cipher");
+  auto cipher = ciphers.Get(algo, key.size());
+  if (!cipher.ok()) return cipher.status();
   auto s = std::make_unique<State>();
+  s->cipher = std::move(cipher).value();
   s->algo = algo;
-  s->ctx = EVP_CIPHER_CTX_new();
+  s->ctx = s->cipher->newctx(s->cipher->provctx);
   // Every supported cipher has a 12-byte nonce (the cipher's default IV
-  // length), so the length is not queried per SA.
-  const bool ok =
-      s->ctx != nullptr && EVP_CipherInit_ex2(s->ctx, cipher, key.data(), nullptr, 1, nullptr) == 1;
-  if (!ok) return Status(Code::kInternal, "OpenSSL AEAD key setup failed");
+  // length), set per packet.
+  if (s->ctx == nullptr ||
+      s->cipher->einit(s->ctx, key.data(), key.size(), nullptr, 0, nullptr) != 1)
+    return Status(Code::kInternal, "OpenSSL AEAD key setup failed");
   std::memcpy(s->nonce.data(), salt.data(), kSaltBytes);
   return Aead(std::move(s));
 }
@@ -96,11 +180,10 @@ abi::Algo Aead::algo() const { return s_ ? s_->algo : abi::Algo::kNone; }
 
 bool Aead::Rekey(std::span<const std::uint8_t> key,
                  std::span<const std::uint8_t, kSaltBytes> salt) {
-  CipherId id{};
-  if (!s_ || !Lookup(s_->algo, key.size(), id)) return false;
-  // cipher == nullptr keeps the context's cipher and provider context; only
-  // the key is scheduled again (as each packet sets only the nonce).
-  if (EVP_CipherInit_ex2(s_->ctx, nullptr, key.data(), nullptr, 1, nullptr) != 1) return false;
+  if (!s_ || key.size() != s_->cipher->key_len) return false;
+  // The same provider context: only the key is scheduled again (as each
+  // packet sets only the nonce).
+  if (s_->cipher->einit(s_->ctx, key.data(), key.size(), nullptr, 0, nullptr) != 1) return false;
   std::memcpy(s_->nonce.data(), salt.data(), kSaltBytes);
   return true;
 }
@@ -108,7 +191,7 @@ bool Aead::Rekey(std::span<const std::uint8_t> key,
 void Aead::Scrub() {
   if (!s_) return;
   const std::array<std::uint8_t, 32> zero_key{};  // the longest key: 32 bytes
-  if (EVP_CipherInit_ex2(s_->ctx, nullptr, zero_key.data(), nullptr, 1, nullptr) != 1) {
+  if (s_->cipher->einit(s_->ctx, zero_key.data(), s_->cipher->key_len, nullptr, 0, nullptr) != 1) {
     // Cannot overwrite in place: drop the context (freeing cleanses it).
     s_.reset();
     return;

@@ -8,13 +8,17 @@
 // out-of-line helpers) stay in the .cc files.
 #pragma once
 
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include <array>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 
 #include "inlinesec/common/byte_reader.h"
@@ -23,8 +27,35 @@
 
 namespace inlinesec::model::esp {
 
+// A supported cipher as its provider implements it. The engine calls the
+// provider's cipher functions (provider-cipher(7)) itself, as EVP would:
+// OpenSSL 3.0's EVP_CipherInit_ex2 asks the provider for the key length on
+// every keyed init and for the IV length on every nonce, each a parameter
+// lookup by name, and the model knows both lengths. `evp` holds the fetched
+// cipher, and with it the provider, for as long as any context uses these
+// functions.
+struct Cipher {
+  EVP_CIPHER* evp = nullptr;
+  void* provctx = nullptr;
+  OSSL_FUNC_cipher_newctx_fn* newctx = nullptr;
+  OSSL_FUNC_cipher_freectx_fn* freectx = nullptr;
+  OSSL_FUNC_cipher_encrypt_init_fn* einit = nullptr;
+  OSSL_FUNC_cipher_decrypt_init_fn* dinit = nullptr;
+  OSSL_FUNC_cipher_update_fn* update = nullptr;
+  OSSL_FUNC_cipher_final_fn* final = nullptr;
+  OSSL_FUNC_cipher_get_ctx_params_fn* get_ctx_params = nullptr;
+  OSSL_FUNC_cipher_set_ctx_params_fn* set_ctx_params = nullptr;
+  std::size_t key_len = 0;
+
+  Cipher() = default;
+  Cipher(const Cipher&) = delete;
+  Cipher& operator=(const Cipher&) = delete;
+  ~Cipher() { EVP_CIPHER_free(evp); }
+};
+
 struct Aead::State {
-  EVP_CIPHER_CTX* ctx = nullptr;
+  std::shared_ptr<const Cipher> cipher;
+  void* ctx = nullptr;  // the provider's cipher context
   abi::Algo algo = abi::Algo::kNone;
   // Nonce buffer: bytes 0..3 hold the salt for the SA's lifetime, bytes 4..11
   // are overwritten with each packet's explicit IV.
@@ -36,64 +67,77 @@ struct Aead::State {
 // Aead's per-packet calls with the context in reach (Aead's friend).
 struct AeadFast {
   // Aead::Seal without its size checks: the caller guarantees aad and data
-  // are at most INT_MAX bytes (and, with kNonEmpty, data is not empty). The
-  // same five OpenSSL calls in the same order.
+  // are at most INT_MAX bytes (and, with kNonEmpty, data is not empty).
+  // Nonce, AAD, payload, final, tag: the provider calls EVP_CipherInit_ex2,
+  // EVP_CipherUpdate (twice), EVP_CipherFinal_ex and EVP_CTRL_AEAD_GET_TAG
+  // would make, in that order.
   template <bool kNonEmpty = false>
   [[gnu::always_inline]] static bool Seal(Aead& a, const std::uint8_t* iv,
                                           std::span<const std::uint8_t> aad,
                                           std::span<std::uint8_t> data, std::uint8_t* tag) {
-    EVP_CIPHER_CTX* c = Start(a, iv, 1);
-    if (c == nullptr || !Feed<kNonEmpty>(c, aad, data)) [[unlikely]]
+    Aead::State* s = Start(a, iv, 1);
+    if (s == nullptr || !Feed<kNonEmpty>(*s, aad, data)) [[unlikely]]
       return false;
-    int n = 0;
-    std::uint8_t none[16];
-    if (EVP_CipherFinal_ex(c, none, &n) != 1) [[unlikely]]
+    if (!Final(*s)) [[unlikely]]
       return false;
-    return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kIcvBytes), tag) == 1;
+    OSSL_PARAM p[2] = {OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, kIcvBytes),
+                       OSSL_PARAM_END};
+    return s->cipher->get_ctx_params(s->ctx, p) == 1;
   }
 
   // Aead::Open without its size checks: the caller guarantees aad and data
-  // are at most INT_MAX bytes (and, with kNonEmpty, data is not empty). The
-  // same five OpenSSL calls in the same order.
+  // are at most INT_MAX bytes (and, with kNonEmpty, data is not empty).
+  // Nonce, expected tag, AAD, payload, final (which checks the tag).
   template <bool kNonEmpty = false>
   [[gnu::always_inline]] static bool Open(Aead& a, const std::uint8_t* iv,
                                           std::span<const std::uint8_t> aad,
                                           std::span<std::uint8_t> data, const std::uint8_t* tag) {
-    EVP_CIPHER_CTX* c = Start(a, iv, 0);
-    // OpenSSL takes a non-const pointer for SET_TAG but only reads it.
-    if (c == nullptr || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kIcvBytes),
-                                            const_cast<std::uint8_t*>(tag)) != 1) [[unlikely]]
+    Aead::State* s = Start(a, iv, 0);
+    if (s == nullptr) [[unlikely]]
       return false;
-    if (!Feed<kNonEmpty>(c, aad, data)) [[unlikely]]
+    // The parameter's data pointer is not const, but setting a tag only
+    // reads it.
+    OSSL_PARAM p[2] = {OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+                                               const_cast<std::uint8_t*>(tag), kIcvBytes),
+                       OSSL_PARAM_END};
+    if (s->cipher->set_ctx_params(s->ctx, p) != 1) [[unlikely]]
       return false;
-    int n = 0;
-    std::uint8_t none[16];
-    return EVP_CipherFinal_ex(c, none, &n) == 1;
+    if (!Feed<kNonEmpty>(*s, aad, data)) [[unlikely]]
+      return false;
+    return Final(*s);
   }
 
  private:
   // Sets the packet's nonce (salt || iv) and the direction (enc 1: seal) on
-  // a's context: the context, or nullptr if a is empty or OpenSSL refused.
-  [[gnu::always_inline]] static EVP_CIPHER_CTX* Start(Aead& a, const std::uint8_t* iv, int enc) {
+  // a's context: a's state, or nullptr if a is empty or the provider refused.
+  [[gnu::always_inline]] static Aead::State* Start(Aead& a, const std::uint8_t* iv, int enc) {
     Aead::State* s = a.s_.get();
     if (s == nullptr) [[unlikely]]
       return nullptr;
     std::memcpy(s->nonce.data() + kSaltBytes, iv, kIvBytes);
-    if (EVP_CipherInit_ex2(s->ctx, nullptr, nullptr, s->nonce.data(), enc, nullptr) != 1)
-        [[unlikely]]
-      return nullptr;
-    return s->ctx;
+    const Cipher& c = *s->cipher;
+    const int ok = enc != 0
+                       ? c.einit(s->ctx, nullptr, 0, s->nonce.data(), s->nonce.size(), nullptr)
+                       : c.dinit(s->ctx, nullptr, 0, s->nonce.data(), s->nonce.size(), nullptr);
+    return ok == 1 ? s : nullptr;
   }
-  // The AAD, then the payload in place.
+  // The AAD, then the payload in place. The output size given is the input
+  // size: both AEADs are stream modes (EVP passes the same for them).
   template <bool kNonEmpty>
-  [[gnu::always_inline]] static bool Feed(EVP_CIPHER_CTX* c, std::span<const std::uint8_t> aad,
+  [[gnu::always_inline]] static bool Feed(Aead::State& s, std::span<const std::uint8_t> aad,
                                           std::span<std::uint8_t> data) {
-    int n = 0;
-    if (EVP_CipherUpdate(c, nullptr, &n, aad.data(), static_cast<int>(aad.size())) != 1)
-        [[unlikely]]
+    std::size_t n = 0;
+    if (s.cipher->update(s.ctx, nullptr, &n, aad.size(), aad.data(), aad.size()) != 1) [[unlikely]]
       return false;
     return (!kNonEmpty && data.empty()) ||
-           EVP_CipherUpdate(c, data.data(), &n, data.data(), static_cast<int>(data.size())) == 1;
+           s.cipher->update(s.ctx, data.data(), &n, data.size(), data.data(), data.size()) == 1;
+  }
+  // Finishes the message: computes the tag (seal) or checks it (open). No
+  // output (output size 0, as EVP_CipherFinal_ex gives a stream cipher).
+  [[gnu::always_inline]] static bool Final(Aead::State& s) {
+    std::size_t n = 0;
+    std::uint8_t none[16];
+    return s.cipher->final(s.ctx, none, &n, 0) == 1;
   }
 };
 

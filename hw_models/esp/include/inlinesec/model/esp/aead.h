@@ -2,8 +2,9 @@
 // at SA write), used for every packet of that SA without allocation.
 // AES-GCM per RFC 4106 and ChaCha20-Poly1305 per RFC 7634: nonce = salt (4
 // bytes) || explicit IV (8 bytes), 16-byte tag. CipherCache holds the fetched
-// OpenSSL cipher of each algorithm for one owner (the engine), so that an SA
-// write only allocates and keys a context.
+// OpenSSL cipher of each algorithm (and the provider functions that serve
+// it) for one owner (the engine), so that an SA write only allocates and
+// keys a context.
 #pragma once
 
 #include <array>
@@ -11,9 +12,6 @@
 #include <cstdint>
 #include <memory>
 #include <span>
-
-// OpenSSL's EVP_CIPHER, without including OpenSSL headers here.
-struct evp_cipher_st;
 
 #include "inlinesec/abi/regs.h"
 #include "inlinesec/common/status.h"
@@ -24,9 +22,13 @@ inline constexpr std::size_t kIvBytes = 8;
 inline constexpr std::size_t kSaltBytes = 4;
 inline constexpr std::size_t kIcvBytes = 16;
 
-// The fetched EVP_CIPHER of each supported algorithm, fetched on first use
-// and released with the cache. Owned by whoever creates Aeads in bulk (the
-// engine has one); not shared between threads.
+// One supported cipher as OpenSSL provides it (defined in the internal
+// esp_fast.h): the fetched EVP_CIPHER and its provider's functions.
+struct Cipher;
+
+// The Cipher of each supported algorithm, fetched on first use and released
+// when neither the cache nor any Aead made from it holds it. Owned by whoever
+// creates Aeads in bulk (the engine has one); not shared between threads.
 class CipherCache {
  public:
   CipherCache() = default;
@@ -34,13 +36,13 @@ class CipherCache {
   CipherCache& operator=(const CipherCache&) = delete;
   ~CipherCache();
 
-  // The cipher for `algo` with a key of `key_len` bytes; nullptr if the pair
-  // is unsupported or OpenSSL cannot fetch it.
-  evp_cipher_st* Get(abi::Algo algo, std::size_t key_len);
+  // The cipher for `algo` with a key of `key_len` bytes: an error that says
+  // why if the pair is unsupported or OpenSSL cannot provide it.
+  [[nodiscard]] Result<std::shared_ptr<const Cipher>> Get(abi::Algo algo, std::size_t key_len);
 
  private:
   static constexpr std::size_t kSlots = 3;  // AES-GCM-128, AES-GCM-256, ChaCha20-Poly1305
-  std::array<evp_cipher_st*, kSlots> fetched_{};
+  std::array<std::shared_ptr<const Cipher>, kSlots> ciphers_{};
 };
 
 class Aead {
@@ -69,8 +71,8 @@ class Aead {
                           std::span<const std::uint8_t, kIcvBytes> tag);
 
   // Re-keys this context in place for another SA of the same algorithm and
-  // key length: OpenSSL re-schedules the key inside the existing context
-  // (no allocation), overwriting the old key schedule and GCM state. False
+  // key length: the provider re-schedules the key inside the existing
+  // context (no allocation), overwriting the old key schedule and GCM state. False
   // if the key length differs or OpenSSL fails; the Aead must then not be
   // used until a Rekey succeeds.
   [[nodiscard]] bool Rekey(std::span<const std::uint8_t> key,
