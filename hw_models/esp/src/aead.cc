@@ -3,8 +3,8 @@
 // in Create(); each packet only sets the 12-byte nonce
 // (salt || explicit IV), feeds the AAD and the payload, and reads or sets the
 // 16-byte tag, on the same provider context, so the datapath never
-// allocates. The provider's cipher functions are called directly (Cipher in
-// esp_fast.h says why).
+// allocates. The provider's cipher functions are called directly (cipher.h
+// says why).
 // AES-GCM follows RFC 4106 and ChaCha20-Poly1305 follows RFC 7634; both use
 // the same nonce layout and tag size, so one code path serves them.
 #include "inlinesec/model/esp/aead.h"
@@ -115,23 +115,21 @@ bool TakeFunctions(const OSSL_PROVIDER* prov, const char* name, Cipher& c) {
          c.set_ctx_params != nullptr;
 }
 
-// Fetches `id` through EVP (so the library context's configuration picks the
-// provider) and takes that provider's functions for it.
-Result<std::shared_ptr<const Cipher>> FetchCipher(const CipherId& id, std::size_t key_len) {
+}  // namespace
+
+Result<std::shared_ptr<const Cipher>> FetchCipher(const char* name, std::size_t key_len) {
   auto c = std::make_shared<Cipher>();
-  c->evp = EVP_CIPHER_fetch(nullptr, id.name, nullptr);
+  c->evp = EVP_CIPHER_fetch(nullptr, name, nullptr);
   if (c->evp == nullptr)
-    return Status(Code::kInternal, std::string("OpenSSL cannot fetch ") + id.name);
+    return Status(Code::kInternal, std::string("OpenSSL cannot fetch ") + name);
   const OSSL_PROVIDER* prov = EVP_CIPHER_get0_provider(c->evp);
-  if (prov == nullptr || !TakeFunctions(prov, id.name, *c))
-    return Status(Code::kInternal, std::string("the OpenSSL provider of ") + id.name +
+  if (prov == nullptr || !TakeFunctions(prov, name, *c))
+    return Status(Code::kInternal, std::string("the OpenSSL provider of ") + name +
                                        " lacks a cipher function the engine calls");
   c->provctx = OSSL_PROVIDER_get0_provider_ctx(prov);
   c->key_len = key_len;
   return std::shared_ptr<const Cipher>(std::move(c));
 }
-
-}  // namespace
 
 CipherCache::~CipherCache() = default;
 
@@ -141,7 +139,7 @@ Result<std::shared_ptr<const Cipher>> CipherCache::Get(abi::Algo algo, std::size
     return Status(Code::kInvalidArgument, "unsupported algorithm or key length");
   std::shared_ptr<const Cipher>& c = ciphers_[id.slot];
   if (c == nullptr) {
-    auto fetched = FetchCipher(id, key_len);
+    auto fetched = FetchCipher(id.name, key_len);
     if (!fetched.ok()) return fetched.status();
     c = std::move(fetched).value();
   }

@@ -8,9 +8,7 @@
 // out-of-line helpers) stay in the .cc files.
 #pragma once
 
-#include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
-#include <openssl/evp.h>
 #include <openssl/params.h>
 
 #include <array>
@@ -21,37 +19,12 @@
 #include <memory>
 #include <span>
 
+#include "cipher.h"
 #include "inlinesec/common/byte_reader.h"
 #include "inlinesec/model/esp/aead.h"
 #include "inlinesec/model/esp/esp.h"
 
 namespace inlinesec::model::esp {
-
-// A supported cipher as its provider implements it. The engine calls the
-// provider's cipher functions (provider-cipher(7)) itself, as EVP would:
-// OpenSSL 3.0's EVP_CipherInit_ex2 asks the provider for the key length on
-// every keyed init and for the IV length on every nonce, each a parameter
-// lookup by name, and the model knows both lengths. `evp` holds the fetched
-// cipher, and with it the provider, for as long as any context uses these
-// functions.
-struct Cipher {
-  EVP_CIPHER* evp = nullptr;
-  void* provctx = nullptr;
-  OSSL_FUNC_cipher_newctx_fn* newctx = nullptr;
-  OSSL_FUNC_cipher_freectx_fn* freectx = nullptr;
-  OSSL_FUNC_cipher_encrypt_init_fn* einit = nullptr;
-  OSSL_FUNC_cipher_decrypt_init_fn* dinit = nullptr;
-  OSSL_FUNC_cipher_update_fn* update = nullptr;
-  OSSL_FUNC_cipher_final_fn* final = nullptr;
-  OSSL_FUNC_cipher_get_ctx_params_fn* get_ctx_params = nullptr;
-  OSSL_FUNC_cipher_set_ctx_params_fn* set_ctx_params = nullptr;
-  std::size_t key_len = 0;
-
-  Cipher() = default;
-  Cipher(const Cipher&) = delete;
-  Cipher& operator=(const Cipher&) = delete;
-  ~Cipher() { EVP_CIPHER_free(evp); }
-};
 
 struct Aead::State {
   std::shared_ptr<const Cipher> cipher;

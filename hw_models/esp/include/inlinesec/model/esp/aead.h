@@ -23,7 +23,7 @@ inline constexpr std::size_t kSaltBytes = 4;
 inline constexpr std::size_t kIcvBytes = 16;
 
 // One supported cipher as OpenSSL provides it (defined in the internal
-// esp_fast.h): the fetched EVP_CIPHER and its provider's functions.
+// cipher.h): the fetched EVP_CIPHER and its provider's functions.
 struct Cipher;
 
 // The Cipher of each supported algorithm, fetched on first use and released
