@@ -109,8 +109,7 @@ SaManager::SaManager(driver::Device& device, const Clock& clock, Timers& timers,
       timers_(timers),
       options_(options),
       capacity_(device.caps().sa_capacity),
-      index_(static_cast<IndexState*>(std::calloc(capacity_, sizeof(IndexState)))),
-      in_use_(device.caps().sa_capacity, 0) {
+      index_(static_cast<IndexState*>(std::calloc(capacity_, sizeof(IndexState)))) {
   INLINESEC_CHECK(index_ != nullptr || capacity_ == 0);
   // SPI = generation * capacity + index, never below 256 and within 32 bits.
   min_generation_ = std::max<std::uint32_t>(1, (kMinSpi + capacity_ - 1) / capacity_);
@@ -123,32 +122,49 @@ SaManager::~SaManager() {
 
 // ------------------------------------------------------------ index and SPI
 
-Result<std::uint32_t> SaManager::PickIndex() {
-  const TimePoint now = quarantine_.empty() ? TimePoint{} : clock_.Now();
-  while (!quarantine_.empty() && quarantine_.front().first <= now) {
-    std::uint32_t i = quarantine_.front().second;
-    quarantine_.pop_front();
-    in_use_[i] = 0;
-    free_.push_back(i);
+TimePoint SaManager::QuarantineNow() const {
+  return freed_.size() == released_ ? TimePoint{} : clock_.Now();
+}
+
+void SaManager::Quarantine(std::uint32_t index, TimePoint now) {
+  freed_.Push({now + options_.spi_quarantine, index});
+}
+
+Result<std::uint32_t> SaManager::PickIndex(TimePoint now) {
+  // Quarantine ends in the order it began: release from the front.
+  for (const FreedIndex* q; (q = freed_.Peek(released_)) != nullptr && q->until <= now;
+       ++released_) {
+    index_[q->index].in_use = false;
   }
+  // An index may sit in a free list while taken by an explicit inbound SPI.
+  auto take = [this](std::uint32_t i) {
+    if (index_[i].in_use) return false;
+    index_[i].in_use = true;
+    return true;
+  };
   while (next_fresh_ < capacity_) {
     std::uint32_t i = next_fresh_++;
-    if (!in_use_[i]) {
-      in_use_[i] = 1;
-      return i;
-    }
+    if (take(i)) return i;
   }
-  while (!free_.empty()) {
-    std::uint32_t i = free_.front();
-    free_.pop_front();
-    if (!in_use_[i]) {
-      in_use_[i] = 1;
-      return i;
-    }
+  // Indices given back by Unreserve first (last given back first), then
+  // the free FIFO: as if they had been put back at its front.
+  while (!returned_.empty()) {
+    std::uint32_t i = returned_.back();
+    returned_.pop_back();
+    if (take(i)) return i;
   }
-  return Status(Code::kResourceExhausted, "SA table full: " + std::to_string(capacity_) +
-                                              " entries, " + std::to_string(quarantine_.size()) +
-                                              " in quarantine");
+  while (released_ > 0) {
+    --released_;
+    std::uint32_t i = freed_.Pop().index;
+    if (take(i)) return i;
+  }
+  return TableFull();
+}
+
+Status SaManager::TableFull() const {
+  return Status(Code::kResourceExhausted,
+                "SA table full: " + std::to_string(capacity_) + " entries, " +
+                    std::to_string(freed_.size() - released_) + " in quarantine");
 }
 
 std::uint32_t SaManager::SpiFor(std::uint32_t index) {
@@ -159,7 +175,7 @@ std::uint32_t SaManager::SpiFor(std::uint32_t index) {
 }
 
 Result<std::uint32_t> SaManager::AllocateInboundSpi() {
-  Result<std::uint32_t> idx = PickIndex();
+  Result<std::uint32_t> idx = PickIndex(QuarantineNow());
   if (!idx.ok()) return idx.status();
   std::uint32_t spi = SpiFor(*idx);
   reserved_[*idx] = spi;
@@ -174,21 +190,21 @@ Status SaManager::ReleaseSpi(std::uint32_t spi) {
   }
   reserved_.erase(it);
   // The peer may have seen this SPI: quarantine it like a deleted SA's.
-  quarantine_.emplace_back(clock_.Now() + options_.spi_quarantine, idx);
+  Quarantine(idx, clock_.Now());
   return Status::Ok();
 }
 
-Result<SaHandle> SaManager::Reserve(const SaDescription& d) {
+Result<SaHandle> SaManager::Reserve(const SaDescription& d, TimePoint now) {
   SaHandle h;
   if (d.direction == SaDirection::kOutbound) {
-    Result<std::uint32_t> idx = PickIndex();
+    Result<std::uint32_t> idx = PickIndex(now);
     if (!idx.ok()) return idx.status();
     h.index = *idx;
     h.spi = d.spi;
     return h;
   }
   if (d.spi == 0) {
-    Result<std::uint32_t> idx = PickIndex();
+    Result<std::uint32_t> idx = PickIndex(now);
     if (!idx.ok()) return idx.status();
     h.index = *idx;
     h.spi = SpiFor(*idx);
@@ -201,12 +217,12 @@ Result<SaHandle> SaManager::Reserve(const SaDescription& d) {
     reserved_.erase(it);  // the reservation becomes the SA (index stays in use)
     return h;
   }
-  if (in_use_[h.index]) {
+  if (index_[h.index].in_use) {
     return Status(Code::kAlreadyExists, "inbound SPI " + std::to_string(d.spi) + ": table index " +
                                             std::to_string(h.index) +
                                             " is in use, reserved or in quarantine");
   }
-  in_use_[h.index] = 1;
+  index_[h.index].in_use = true;
   std::uint32_t g = d.spi / capacity_;
   index_[h.index].next_generation = g >= max_generation_ ? min_generation_ : g + 1;
   return h;
@@ -214,12 +230,12 @@ Result<SaHandle> SaManager::Reserve(const SaDescription& d) {
 
 void SaManager::Unreserve(const SaHandle& h, SaDirection dir) {
   (void)dir;
-  in_use_[h.index] = 0;
+  index_[h.index].in_use = false;
   // Never programmed: give it back where it came from.
   if (h.index + 1 == next_fresh_) {
     --next_fresh_;
   } else {
-    free_.push_front(h.index);
+    returned_.push_back(h.index);
   }
 }
 
@@ -485,7 +501,7 @@ void SaManager::Forget(std::uint32_t index) {
   CancelTimers(*s);
   DropShadow(index);  // wipes the key now
   // Late packets (or TX metadata) naming this slot must meet an empty entry.
-  quarantine_.emplace_back(clock_.Now() + options_.spi_quarantine, index);
+  Quarantine(index, clock_.Now());
 }
 
 void SaManager::NoteDeviceFailure(const Status& st) {
@@ -496,7 +512,7 @@ void SaManager::NoteDeviceFailure(const Status& st) {
 
 Result<SaHandle> SaManager::Add(const SaDescription& desc) {
   INLINESEC_RETURN_IF_ERROR(Validate(desc));
-  Result<SaHandle> h = Reserve(desc);
+  Result<SaHandle> h = Reserve(desc, QuarantineNow());
   if (!h.ok()) return h.status();
   abi::SaEntry e;
   Encode(desc, desc.initial_seq, e);
@@ -510,7 +526,7 @@ Result<SaHandle> SaManager::Add(const SaDescription& desc) {
       // The write may still land later: keep the slot out of use until a
       // resync flushes the table.
       NoteDeviceFailure(st);
-      quarantine_.emplace_back(clock_.Now() + options_.spi_quarantine, h->index);
+      Quarantine(h->index, clock_.Now());
     } else {
       Unreserve(*h, desc.direction);
     }
@@ -608,9 +624,10 @@ BatchResult SaManager::AddBatch(std::span<const SaDescription> descs) {
   std::vector<SaHandle> handles;
   handles.reserve(descs.size());
   std::size_t bad = descs.size();
+  const TimePoint now = QuarantineNow();  // one clock read for the batch
   for (std::size_t i = 0; i < descs.size() && bad == descs.size(); ++i) {
     Status st = Validate(descs[i]);
-    Result<SaHandle> h = st.ok() ? Reserve(descs[i]) : Result<SaHandle>(st);
+    Result<SaHandle> h = st.ok() ? Reserve(descs[i], now) : Result<SaHandle>(st);
     if (!h.ok()) {
       bad = i;
       r.item_status[i] = h.status();
@@ -621,9 +638,10 @@ BatchResult SaManager::AddBatch(std::span<const SaDescription> descs) {
     handles.push_back(*h);
   }
   auto release_all = [&](bool quarantine) {
+    const TimePoint failed_at = quarantine ? clock_.Now() : TimePoint{};
     for (std::size_t i = handles.size(); i-- > 0;) {  // reverse: unwinds PickIndex
       if (quarantine) {
-        quarantine_.emplace_back(clock_.Now() + options_.spi_quarantine, handles[i].index);
+        Quarantine(handles[i].index, failed_at);
       } else {
         Unreserve(handles[i], descs[i].direction);
       }
