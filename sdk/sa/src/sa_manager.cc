@@ -370,7 +370,7 @@ SaManager::Shadow& SaManager::NewShadow(std::uint32_t index) {
   }
   index_[index].shadow = pos + 1;
   ++live_;
-  return *ShadowAt(index);
+  return chunks_[pos / kShadowChunk][pos % kShadowChunk];
 }
 
 void SaManager::PrefetchNewShadow(std::size_t k) const {
@@ -378,6 +378,7 @@ void SaManager::PrefetchNewShadow(std::size_t k) const {
   const std::size_t pos = reused != nullptr ? *reused : positions_ + (k - free_positions_.size());
   if (pos / kShadowChunk >= chunks_.size()) return;
   const auto* p = reinterpret_cast<const char*>(&chunks_[pos / kShadowChunk][pos % kShadowChunk]);
+#pragma GCC unroll 16
   for (std::size_t off = 0; off < sizeof(Shadow); off += 64) __builtin_prefetch(p + off, 1);
 }
 
@@ -426,11 +427,7 @@ Result<abi::SaEntry> SaManager::ShadowEntry(SaHandle sa) const {
 }
 
 void SaManager::Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry) {
-  if (Shadow* old = ShadowAt(h.index)) {
-    CancelTimers(*old);  // an update re-arms from now
-    DropShadow(h.index);
-  }
-  Shadow& s = NewShadow(h.index);
+  Shadow& s = NewShadow(h.index);  // checks that the index has none
   s.handle = h;
   s.direction = d.direction;
   s.esn = d.esn;
@@ -441,13 +438,22 @@ void SaManager::Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& e
   s.entry = entry;
   s.entry.key.fill(0);
   s.last_seq = entry.seq.get();
-  ArmTimers(s);
+  if (d.life.time_soft.count() > 0 || d.life.time_hard.count() > 0) ArmTimers(s);
+}
+
+void SaManager::Recommit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry) {
+  Shadow* old = ShadowAt(h.index);
+  INLINESEC_CHECK(old != nullptr);
+  SaEventHandler handler = std::move(old->handler);
+  CancelTimers(*old);  // an update re-arms from now
+  DropShadow(h.index);
+  Commit(h, d, entry);
+  ShadowAt(h.index)->handler = std::move(handler);
 }
 
 void SaManager::ArmTimers(Shadow& s) {
   // `s` is fresh from NewShadow: no timer is armed yet, nothing to cancel
   // (and no load from its cold timer fields).
-  if (s.life.time_soft.count() <= 0 && s.life.time_hard.count() <= 0) return;
   const SaHandle h = s.handle;
   const TimePoint now = clock_.Now();
   if (s.life.time_soft.count() > 0) {
@@ -560,9 +566,7 @@ Status SaManager::Update(SaHandle sa, const SaDescription& desc) {
     NoteDeviceFailure(ws);
     return ws;
   }
-  SaEventHandler handler = std::move(s->handler);
-  Commit(sa, desc, e);
-  ShadowAt(sa.index)->handler = std::move(handler);
+  Recommit(sa, desc, e);
   return Status::Ok();
 }
 
@@ -744,9 +748,7 @@ BatchResult SaManager::UpdateBatch(std::span<const SaHandle> sas,
     return r;
   }
   for (std::size_t i = 0; i < descs.size(); ++i) {
-    SaEventHandler handler = std::move(ShadowAt(sas[i].index)->handler);
-    Commit(sas[i], descs[i], entries[i]);
-    ShadowAt(sas[i].index)->handler = std::move(handler);
+    Recommit(sas[i], descs[i], entries[i]);
   }
   r.handles.assign(sas.begin(), sas.end());
   return r;

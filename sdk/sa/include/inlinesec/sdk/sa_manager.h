@@ -273,8 +273,12 @@ class SaManager {
   static void FillKey(abi::SaEntry& e, std::span<const std::uint8_t> key);
   Result<SaHandle> Reserve(const SaDescription& d, TimePoint now);
   void Unreserve(const SaHandle& h, SaDirection dir);
+  // Stores a new SA's Shadow (its index has none: Reserve handed it out).
   void Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry);
-  // Arms the time lifetimes of a Shadow fresh from NewShadow (Commit).
+  // Replaces an updated SA's Shadow, keeping its event handler.
+  void Recommit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry);
+  // Arms the time lifetimes (at least one is set) of a Shadow fresh from
+  // NewShadow (Commit).
   void ArmTimers(Shadow& s);
   void CancelTimers(Shadow& s);
   void Emit(Shadow& s, SaEventKind kind);
