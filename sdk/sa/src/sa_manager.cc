@@ -43,6 +43,10 @@ bool IsDeviceFailure(const Status& st) {
   }
 }
 
+Status Unsupported(std::string what) {
+  return Status(Code::kUnimplemented, "engine lacks " + std::move(what));
+}
+
 Status NotApplied(std::size_t bad) {
   return Status(Code::kFailedPrecondition,
                 "not applied: batch item " + std::to_string(bad) + " failed");
@@ -111,6 +115,9 @@ SaManager::SaManager(driver::Device& device, const Clock& clock, Timers& timers,
       capacity_(device.caps().sa_capacity),
       index_(static_cast<IndexState*>(std::calloc(capacity_, sizeof(IndexState)))) {
   INLINESEC_CHECK(index_ != nullptr || capacity_ == 0);
+  const driver::Capabilities& c = device.caps();
+  lacks_options_ = !(c.esn && c.nat_t && c.tunnel && c.transport && c.ipv6 && c.df_control &&
+                     c.dscp_copy && c.lifetime_bytes && c.lifetime_packets);
   // SPI = generation * capacity + index, never below 256 and within 32 bits.
   min_generation_ = std::max<std::uint32_t>(1, (kMinSpi + capacity_ - 1) / capacity_);
   max_generation_ = static_cast<std::uint32_t>((std::uint64_t{1} << 32) / capacity_ - 1);
@@ -244,10 +251,7 @@ void SaManager::Unreserve(const SaHandle& h, SaDirection dir) {
 Status SaManager::Validate(const SaDescription& d) const {
   const driver::Capabilities& c = device_.caps();
   auto bad = [](std::string m) { return Status(Code::kInvalidArgument, std::move(m)); };
-  auto unsupported = [](std::string m) {
-    return Status(Code::kUnimplemented, "engine lacks " + std::move(m));
-  };
-  if (!c.SupportsAlgo(ToAbi(d.algo))) return unsupported("the AEAD algorithm");
+  if (!c.SupportsAlgo(ToAbi(d.algo))) return Unsupported("the AEAD algorithm");
   if (d.key.size() != KeyBytes(d.algo)) {
     return bad("key is " + std::to_string(d.key.size()) + " bytes, algorithm needs " +
                std::to_string(KeyBytes(d.algo)));
@@ -262,17 +266,7 @@ Status SaManager::Validate(const SaDescription& d) const {
     return bad("replay window " + std::to_string(d.replay_window) +
                " must be a multiple of 32 up to " + std::to_string(c.replay_window_max));
   }
-  if (d.esn && !c.esn) return unsupported("ESN");
-  if (d.udp_encap && !c.nat_t) return unsupported("NAT-T");
-  if (d.mode == SaMode::kTunnel && !c.tunnel) return unsupported("tunnel mode");
-  if (d.mode == SaMode::kTransport && !c.transport) return unsupported("transport mode");
-  if ((d.tunnel_src.v6 || d.tunnel_dst.v6) && !c.ipv6) return unsupported("IPv6");
-  if (d.df != DfPolicy::kCopy && !c.df_control) return unsupported("DF control");
-  if (!d.copy_dscp && !c.dscp_copy) return unsupported("DSCP control");
-  if ((d.life.bytes_soft || d.life.bytes_hard) && !c.lifetime_bytes)
-    return unsupported("byte lifetimes");
-  if ((d.life.packets_soft || d.life.packets_hard) && !c.lifetime_packets)
-    return unsupported("packet lifetimes");
+  if (lacks_options_) INLINESEC_RETURN_IF_ERROR(CheckOptions(d));
   if (d.tunnel_src.v6 != d.tunnel_dst.v6) return bad("tunnel addresses of two families");
   if (d.mode == SaMode::kTunnel && (d.tunnel_src.IsZero() || d.tunnel_dst.IsZero())) {
     return bad("tunnel mode needs both outer addresses");
@@ -289,6 +283,22 @@ Status SaManager::Validate(const SaDescription& d) const {
       d.life.time_soft.count() < 0 || d.life.time_hard.count() < 0) {
     return bad("a soft lifetime exceeds its hard one");
   }
+  return Status::Ok();
+}
+
+Status SaManager::CheckOptions(const SaDescription& d) const {
+  const driver::Capabilities& c = device_.caps();
+  if (d.esn && !c.esn) return Unsupported("ESN");
+  if (d.udp_encap && !c.nat_t) return Unsupported("NAT-T");
+  if (d.mode == SaMode::kTunnel && !c.tunnel) return Unsupported("tunnel mode");
+  if (d.mode == SaMode::kTransport && !c.transport) return Unsupported("transport mode");
+  if ((d.tunnel_src.v6 || d.tunnel_dst.v6) && !c.ipv6) return Unsupported("IPv6");
+  if (d.df != DfPolicy::kCopy && !c.df_control) return Unsupported("DF control");
+  if (!d.copy_dscp && !c.dscp_copy) return Unsupported("DSCP control");
+  if ((d.life.bytes_soft || d.life.bytes_hard) && !c.lifetime_bytes)
+    return Unsupported("byte lifetimes");
+  if ((d.life.packets_soft || d.life.packets_hard) && !c.lifetime_packets)
+    return Unsupported("packet lifetimes");
   return Status::Ok();
 }
 

@@ -267,6 +267,9 @@ class SaManager {
   [[gnu::cold, gnu::noinline]] Status TableFull() const;
   std::uint32_t SpiFor(std::uint32_t index);
   Status Validate(const SaDescription& d) const;
+  // Validate's checks of the SA options against the capabilities (only run
+  // when the engine lacks one of them: lacks_options_).
+  Status CheckOptions(const SaDescription& d) const;
   // Writes every byte of `e`: the description's fields, key bytes zero.
   void Encode(const SaDescription& d, std::uint64_t seq, abi::SaEntry& e) const;
   // Fills entry.key for a write; wiped by the caller.
@@ -299,6 +302,9 @@ class SaManager {
   std::uint32_t capacity_;
   std::uint32_t min_generation_;
   std::uint32_t max_generation_;
+  // The engine lacks one of the SA options CheckOptions checks (the
+  // capabilities are read once, when the Device attaches).
+  bool lacks_options_;
 
   // Per table index, one calloc'd array (the OS zero-fills it lazily, so a
   // large table costs no memory until its indices are used): the position
