@@ -634,7 +634,7 @@ Status SaManager::WriteRecords(std::vector<abi::SaWriteRecord>& records,
 
 BatchResult SaManager::AddBatch(std::span<const SaDescription> descs) {
   BatchResult r;
-  r.item_status.assign(descs.size(), Status::Ok());
+  r.item_status.resize(descs.size());  // Status() is Ok
   std::vector<SaHandle> handles;
   handles.reserve(descs.size());
   std::size_t bad = descs.size();
@@ -704,7 +704,7 @@ BatchResult SaManager::AddBatch(std::span<const SaDescription> descs) {
 BatchResult SaManager::UpdateBatch(std::span<const SaHandle> sas,
                                    std::span<const SaDescription> descs) {
   BatchResult r;
-  r.item_status.assign(descs.size(), Status::Ok());
+  r.item_status.resize(descs.size());  // Status() is Ok
   if (sas.size() != descs.size()) {
     r.status = Status(Code::kInvalidArgument, "UpdateBatch: handles and descriptions differ");
     return r;
@@ -766,7 +766,7 @@ BatchResult SaManager::UpdateBatch(std::span<const SaHandle> sas,
 
 BatchResult SaManager::DeleteBatch(std::span<const SaHandle> sas) {
   BatchResult r;
-  r.item_status.assign(sas.size(), Status::Ok());
+  r.item_status.resize(sas.size());  // Status() is Ok
   std::vector<abi::CmdDesc> cmds;
   std::vector<std::size_t> which;
   for (std::size_t i = 0; i < sas.size(); ++i) {
