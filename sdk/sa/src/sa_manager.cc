@@ -113,7 +113,8 @@ SaManager::SaManager(driver::Device& device, const Clock& clock, Timers& timers,
       timers_(timers),
       options_(options),
       capacity_(device.caps().sa_capacity),
-      index_(static_cast<IndexState*>(std::calloc(capacity_, sizeof(IndexState)))) {
+      index_(static_cast<IndexState*>(std::calloc(capacity_, sizeof(IndexState)))),
+      in_use_(capacity_, 0) {
   INLINESEC_CHECK(index_ != nullptr || capacity_ == 0);
   const driver::Capabilities& c = device.caps();
   lacks_options_ = !(c.esn && c.nat_t && c.tunnel && c.transport && c.ipv6 && c.df_control &&
@@ -141,12 +142,12 @@ Result<std::uint32_t> SaManager::PickIndex(TimePoint now) {
   // Quarantine ends in the order it began: release from the front.
   for (const FreedIndex* q; (q = freed_.Peek(released_)) != nullptr && q->until <= now;
        ++released_) {
-    index_[q->index].in_use = false;
+    in_use_[q->index] = 0;
   }
   // An index may sit in a free list while taken by an explicit inbound SPI.
   auto take = [this](std::uint32_t i) {
-    if (index_[i].in_use) return false;
-    index_[i].in_use = true;
+    if (in_use_[i]) return false;
+    in_use_[i] = 1;
     return true;
   };
   while (next_fresh_ < capacity_) {
@@ -224,12 +225,12 @@ Result<SaHandle> SaManager::Reserve(const SaDescription& d, TimePoint now) {
     reserved_.erase(it);  // the reservation becomes the SA (index stays in use)
     return h;
   }
-  if (index_[h.index].in_use) {
+  if (in_use_[h.index]) {
     return Status(Code::kAlreadyExists, "inbound SPI " + std::to_string(d.spi) + ": table index " +
                                             std::to_string(h.index) +
                                             " is in use, reserved or in quarantine");
   }
-  index_[h.index].in_use = true;
+  in_use_[h.index] = 1;
   std::uint32_t g = d.spi / capacity_;
   index_[h.index].next_generation = g >= max_generation_ ? min_generation_ : g + 1;
   return h;
@@ -237,7 +238,7 @@ Result<SaHandle> SaManager::Reserve(const SaDescription& d, TimePoint now) {
 
 void SaManager::Unreserve(const SaHandle& h, SaDirection dir) {
   (void)dir;
-  index_[h.index].in_use = false;
+  in_use_[h.index] = 0;
   // Never programmed: give it back where it came from.
   if (h.index + 1 == next_fresh_) {
     --next_fresh_;
