@@ -43,6 +43,10 @@ bool IsDeviceFailure(const Status& st) {
   }
 }
 
+Status Unsupported(std::string what) {
+  return Status(Code::kUnimplemented, "engine lacks " + std::move(what));
+}
+
 Status NotApplied(std::size_t bad) {
   return Status(Code::kFailedPrecondition,
                 "not applied: batch item " + std::to_string(bad) + " failed");
@@ -110,8 +114,11 @@ SaManager::SaManager(driver::Device& device, const Clock& clock, Timers& timers,
       options_(options),
       capacity_(device.caps().sa_capacity),
       index_(static_cast<IndexState*>(std::calloc(capacity_, sizeof(IndexState)))),
-      in_use_(device.caps().sa_capacity, 0) {
+      in_use_(capacity_, 0) {
   INLINESEC_CHECK(index_ != nullptr || capacity_ == 0);
+  const driver::Capabilities& c = device.caps();
+  lacks_options_ = !(c.esn && c.nat_t && c.tunnel && c.transport && c.ipv6 && c.df_control &&
+                     c.dscp_copy && c.lifetime_bytes && c.lifetime_packets);
   // SPI = generation * capacity + index, never below 256 and within 32 bits.
   min_generation_ = std::max<std::uint32_t>(1, (kMinSpi + capacity_ - 1) / capacity_);
   max_generation_ = static_cast<std::uint32_t>((std::uint64_t{1} << 32) / capacity_ - 1);
@@ -123,32 +130,49 @@ SaManager::~SaManager() {
 
 // ------------------------------------------------------------ index and SPI
 
-Result<std::uint32_t> SaManager::PickIndex() {
-  const TimePoint now = quarantine_.empty() ? TimePoint{} : clock_.Now();
-  while (!quarantine_.empty() && quarantine_.front().first <= now) {
-    std::uint32_t i = quarantine_.front().second;
-    quarantine_.pop_front();
-    in_use_[i] = 0;
-    free_.push_back(i);
+TimePoint SaManager::QuarantineNow() const {
+  return freed_.size() == released_ ? TimePoint{} : clock_.Now();
+}
+
+void SaManager::Quarantine(std::uint32_t index, TimePoint now) {
+  freed_.Push({now + options_.spi_quarantine, index});
+}
+
+Result<std::uint32_t> SaManager::PickIndex(TimePoint now) {
+  // Quarantine ends in the order it began: release from the front.
+  for (const FreedIndex* q; (q = freed_.Peek(released_)) != nullptr && q->until <= now;
+       ++released_) {
+    in_use_[q->index] = 0;
   }
+  // An index may sit in a free list while taken by an explicit inbound SPI.
+  auto take = [this](std::uint32_t i) {
+    if (in_use_[i]) return false;
+    in_use_[i] = 1;
+    return true;
+  };
   while (next_fresh_ < capacity_) {
     std::uint32_t i = next_fresh_++;
-    if (!in_use_[i]) {
-      in_use_[i] = 1;
-      return i;
-    }
+    if (take(i)) return i;
   }
-  while (!free_.empty()) {
-    std::uint32_t i = free_.front();
-    free_.pop_front();
-    if (!in_use_[i]) {
-      in_use_[i] = 1;
-      return i;
-    }
+  // Indices given back by Unreserve first (last given back first), then
+  // the free FIFO: as if they had been put back at its front.
+  while (!returned_.empty()) {
+    std::uint32_t i = returned_.back();
+    returned_.pop_back();
+    if (take(i)) return i;
   }
-  return Status(Code::kResourceExhausted, "SA table full: " + std::to_string(capacity_) +
-                                              " entries, " + std::to_string(quarantine_.size()) +
-                                              " in quarantine");
+  while (released_ > 0) {
+    --released_;
+    std::uint32_t i = freed_.Pop().index;
+    if (take(i)) return i;
+  }
+  return TableFull();
+}
+
+Status SaManager::TableFull() const {
+  return Status(Code::kResourceExhausted,
+                "SA table full: " + std::to_string(capacity_) + " entries, " +
+                    std::to_string(freed_.size() - released_) + " in quarantine");
 }
 
 std::uint32_t SaManager::SpiFor(std::uint32_t index) {
@@ -159,7 +183,7 @@ std::uint32_t SaManager::SpiFor(std::uint32_t index) {
 }
 
 Result<std::uint32_t> SaManager::AllocateInboundSpi() {
-  Result<std::uint32_t> idx = PickIndex();
+  Result<std::uint32_t> idx = PickIndex(QuarantineNow());
   if (!idx.ok()) return idx.status();
   std::uint32_t spi = SpiFor(*idx);
   reserved_[*idx] = spi;
@@ -174,21 +198,21 @@ Status SaManager::ReleaseSpi(std::uint32_t spi) {
   }
   reserved_.erase(it);
   // The peer may have seen this SPI: quarantine it like a deleted SA's.
-  quarantine_.emplace_back(clock_.Now() + options_.spi_quarantine, idx);
+  Quarantine(idx, clock_.Now());
   return Status::Ok();
 }
 
-Result<SaHandle> SaManager::Reserve(const SaDescription& d) {
+Result<SaHandle> SaManager::Reserve(const SaDescription& d, TimePoint now) {
   SaHandle h;
   if (d.direction == SaDirection::kOutbound) {
-    Result<std::uint32_t> idx = PickIndex();
+    Result<std::uint32_t> idx = PickIndex(now);
     if (!idx.ok()) return idx.status();
     h.index = *idx;
     h.spi = d.spi;
     return h;
   }
   if (d.spi == 0) {
-    Result<std::uint32_t> idx = PickIndex();
+    Result<std::uint32_t> idx = PickIndex(now);
     if (!idx.ok()) return idx.status();
     h.index = *idx;
     h.spi = SpiFor(*idx);
@@ -219,7 +243,7 @@ void SaManager::Unreserve(const SaHandle& h, SaDirection dir) {
   if (h.index + 1 == next_fresh_) {
     --next_fresh_;
   } else {
-    free_.push_front(h.index);
+    returned_.push_back(h.index);
   }
 }
 
@@ -228,10 +252,7 @@ void SaManager::Unreserve(const SaHandle& h, SaDirection dir) {
 Status SaManager::Validate(const SaDescription& d) const {
   const driver::Capabilities& c = device_.caps();
   auto bad = [](std::string m) { return Status(Code::kInvalidArgument, std::move(m)); };
-  auto unsupported = [](std::string m) {
-    return Status(Code::kUnimplemented, "engine lacks " + std::move(m));
-  };
-  if (!c.SupportsAlgo(ToAbi(d.algo))) return unsupported("the AEAD algorithm");
+  if (!c.SupportsAlgo(ToAbi(d.algo))) return Unsupported("the AEAD algorithm");
   if (d.key.size() != KeyBytes(d.algo)) {
     return bad("key is " + std::to_string(d.key.size()) + " bytes, algorithm needs " +
                std::to_string(KeyBytes(d.algo)));
@@ -246,17 +267,7 @@ Status SaManager::Validate(const SaDescription& d) const {
     return bad("replay window " + std::to_string(d.replay_window) +
                " must be a multiple of 32 up to " + std::to_string(c.replay_window_max));
   }
-  if (d.esn && !c.esn) return unsupported("ESN");
-  if (d.udp_encap && !c.nat_t) return unsupported("NAT-T");
-  if (d.mode == SaMode::kTunnel && !c.tunnel) return unsupported("tunnel mode");
-  if (d.mode == SaMode::kTransport && !c.transport) return unsupported("transport mode");
-  if ((d.tunnel_src.v6 || d.tunnel_dst.v6) && !c.ipv6) return unsupported("IPv6");
-  if (d.df != DfPolicy::kCopy && !c.df_control) return unsupported("DF control");
-  if (!d.copy_dscp && !c.dscp_copy) return unsupported("DSCP control");
-  if ((d.life.bytes_soft || d.life.bytes_hard) && !c.lifetime_bytes)
-    return unsupported("byte lifetimes");
-  if ((d.life.packets_soft || d.life.packets_hard) && !c.lifetime_packets)
-    return unsupported("packet lifetimes");
+  if (lacks_options_) INLINESEC_RETURN_IF_ERROR(CheckOptions(d));
   if (d.tunnel_src.v6 != d.tunnel_dst.v6) return bad("tunnel addresses of two families");
   if (d.mode == SaMode::kTunnel && (d.tunnel_src.IsZero() || d.tunnel_dst.IsZero())) {
     return bad("tunnel mode needs both outer addresses");
@@ -273,6 +284,22 @@ Status SaManager::Validate(const SaDescription& d) const {
       d.life.time_soft.count() < 0 || d.life.time_hard.count() < 0) {
     return bad("a soft lifetime exceeds its hard one");
   }
+  return Status::Ok();
+}
+
+Status SaManager::CheckOptions(const SaDescription& d) const {
+  const driver::Capabilities& c = device_.caps();
+  if (d.esn && !c.esn) return Unsupported("ESN");
+  if (d.udp_encap && !c.nat_t) return Unsupported("NAT-T");
+  if (d.mode == SaMode::kTunnel && !c.tunnel) return Unsupported("tunnel mode");
+  if (d.mode == SaMode::kTransport && !c.transport) return Unsupported("transport mode");
+  if ((d.tunnel_src.v6 || d.tunnel_dst.v6) && !c.ipv6) return Unsupported("IPv6");
+  if (d.df != DfPolicy::kCopy && !c.df_control) return Unsupported("DF control");
+  if (!d.copy_dscp && !c.dscp_copy) return Unsupported("DSCP control");
+  if ((d.life.bytes_soft || d.life.bytes_hard) && !c.lifetime_bytes)
+    return Unsupported("byte lifetimes");
+  if ((d.life.packets_soft || d.life.packets_hard) && !c.lifetime_packets)
+    return Unsupported("packet lifetimes");
   return Status::Ok();
 }
 
@@ -354,7 +381,7 @@ SaManager::Shadow& SaManager::NewShadow(std::uint32_t index) {
   }
   index_[index].shadow = pos + 1;
   ++live_;
-  return *ShadowAt(index);
+  return chunks_[pos / kShadowChunk][pos % kShadowChunk];
 }
 
 void SaManager::PrefetchNewShadow(std::size_t k) const {
@@ -362,6 +389,7 @@ void SaManager::PrefetchNewShadow(std::size_t k) const {
   const std::size_t pos = reused != nullptr ? *reused : positions_ + (k - free_positions_.size());
   if (pos / kShadowChunk >= chunks_.size()) return;
   const auto* p = reinterpret_cast<const char*>(&chunks_[pos / kShadowChunk][pos % kShadowChunk]);
+#pragma GCC unroll 16
   for (std::size_t off = 0; off < sizeof(Shadow); off += 64) __builtin_prefetch(p + off, 1);
 }
 
@@ -410,11 +438,7 @@ Result<abi::SaEntry> SaManager::ShadowEntry(SaHandle sa) const {
 }
 
 void SaManager::Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry) {
-  if (Shadow* old = ShadowAt(h.index)) {
-    CancelTimers(*old);  // an update re-arms from now
-    DropShadow(h.index);
-  }
-  Shadow& s = NewShadow(h.index);
+  Shadow& s = NewShadow(h.index);  // checks that the index has none
   s.handle = h;
   s.direction = d.direction;
   s.esn = d.esn;
@@ -425,13 +449,22 @@ void SaManager::Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& e
   s.entry = entry;
   s.entry.key.fill(0);
   s.last_seq = entry.seq.get();
-  ArmTimers(s);
+  if (d.life.time_soft.count() > 0 || d.life.time_hard.count() > 0) ArmTimers(s);
+}
+
+void SaManager::Recommit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry) {
+  Shadow* old = ShadowAt(h.index);
+  INLINESEC_CHECK(old != nullptr);
+  SaEventHandler handler = std::move(old->handler);
+  CancelTimers(*old);  // an update re-arms from now
+  DropShadow(h.index);
+  Commit(h, d, entry);
+  ShadowAt(h.index)->handler = std::move(handler);
 }
 
 void SaManager::ArmTimers(Shadow& s) {
   // `s` is fresh from NewShadow: no timer is armed yet, nothing to cancel
   // (and no load from its cold timer fields).
-  if (s.life.time_soft.count() <= 0 && s.life.time_hard.count() <= 0) return;
   const SaHandle h = s.handle;
   const TimePoint now = clock_.Now();
   if (s.life.time_soft.count() > 0) {
@@ -485,7 +518,7 @@ void SaManager::Forget(std::uint32_t index) {
   CancelTimers(*s);
   DropShadow(index);  // wipes the key now
   // Late packets (or TX metadata) naming this slot must meet an empty entry.
-  quarantine_.emplace_back(clock_.Now() + options_.spi_quarantine, index);
+  Quarantine(index, clock_.Now());
 }
 
 void SaManager::NoteDeviceFailure(const Status& st) {
@@ -496,7 +529,7 @@ void SaManager::NoteDeviceFailure(const Status& st) {
 
 Result<SaHandle> SaManager::Add(const SaDescription& desc) {
   INLINESEC_RETURN_IF_ERROR(Validate(desc));
-  Result<SaHandle> h = Reserve(desc);
+  Result<SaHandle> h = Reserve(desc, QuarantineNow());
   if (!h.ok()) return h.status();
   abi::SaEntry e;
   Encode(desc, desc.initial_seq, e);
@@ -510,7 +543,7 @@ Result<SaHandle> SaManager::Add(const SaDescription& desc) {
       // The write may still land later: keep the slot out of use until a
       // resync flushes the table.
       NoteDeviceFailure(st);
-      quarantine_.emplace_back(clock_.Now() + options_.spi_quarantine, h->index);
+      Quarantine(h->index, clock_.Now());
     } else {
       Unreserve(*h, desc.direction);
     }
@@ -544,9 +577,7 @@ Status SaManager::Update(SaHandle sa, const SaDescription& desc) {
     NoteDeviceFailure(ws);
     return ws;
   }
-  SaEventHandler handler = std::move(s->handler);
-  Commit(sa, desc, e);
-  ShadowAt(sa.index)->handler = std::move(handler);
+  Recommit(sa, desc, e);
   return Status::Ok();
 }
 
@@ -604,13 +635,14 @@ Status SaManager::WriteRecords(std::vector<abi::SaWriteRecord>& records,
 
 BatchResult SaManager::AddBatch(std::span<const SaDescription> descs) {
   BatchResult r;
-  r.item_status.assign(descs.size(), Status::Ok());
+  r.item_status.resize(descs.size());  // Status() is Ok
   std::vector<SaHandle> handles;
   handles.reserve(descs.size());
   std::size_t bad = descs.size();
+  const TimePoint now = QuarantineNow();  // one clock read for the batch
   for (std::size_t i = 0; i < descs.size() && bad == descs.size(); ++i) {
     Status st = Validate(descs[i]);
-    Result<SaHandle> h = st.ok() ? Reserve(descs[i]) : Result<SaHandle>(st);
+    Result<SaHandle> h = st.ok() ? Reserve(descs[i], now) : Result<SaHandle>(st);
     if (!h.ok()) {
       bad = i;
       r.item_status[i] = h.status();
@@ -621,9 +653,10 @@ BatchResult SaManager::AddBatch(std::span<const SaDescription> descs) {
     handles.push_back(*h);
   }
   auto release_all = [&](bool quarantine) {
+    const TimePoint failed_at = quarantine ? clock_.Now() : TimePoint{};
     for (std::size_t i = handles.size(); i-- > 0;) {  // reverse: unwinds PickIndex
       if (quarantine) {
-        quarantine_.emplace_back(clock_.Now() + options_.spi_quarantine, handles[i].index);
+        Quarantine(handles[i].index, failed_at);
       } else {
         Unreserve(handles[i], descs[i].direction);
       }
@@ -672,7 +705,7 @@ BatchResult SaManager::AddBatch(std::span<const SaDescription> descs) {
 BatchResult SaManager::UpdateBatch(std::span<const SaHandle> sas,
                                    std::span<const SaDescription> descs) {
   BatchResult r;
-  r.item_status.assign(descs.size(), Status::Ok());
+  r.item_status.resize(descs.size());  // Status() is Ok
   if (sas.size() != descs.size()) {
     r.status = Status(Code::kInvalidArgument, "UpdateBatch: handles and descriptions differ");
     return r;
@@ -726,9 +759,7 @@ BatchResult SaManager::UpdateBatch(std::span<const SaHandle> sas,
     return r;
   }
   for (std::size_t i = 0; i < descs.size(); ++i) {
-    SaEventHandler handler = std::move(ShadowAt(sas[i].index)->handler);
-    Commit(sas[i], descs[i], entries[i]);
-    ShadowAt(sas[i].index)->handler = std::move(handler);
+    Recommit(sas[i], descs[i], entries[i]);
   }
   r.handles.assign(sas.begin(), sas.end());
   return r;
@@ -736,7 +767,7 @@ BatchResult SaManager::UpdateBatch(std::span<const SaHandle> sas,
 
 BatchResult SaManager::DeleteBatch(std::span<const SaHandle> sas) {
   BatchResult r;
-  r.item_status.assign(sas.size(), Status::Ok());
+  r.item_status.resize(sas.size());  // Status() is Ok
   std::vector<abi::CmdDesc> cmds;
   std::vector<std::size_t> which;
   for (std::size_t i = 0; i < sas.size(); ++i) {

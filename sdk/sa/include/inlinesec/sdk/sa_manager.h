@@ -20,7 +20,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -256,17 +255,33 @@ class SaManager {
   template <typename Fn>
   void ForEachShadow(Fn&& fn);
 
-  Result<std::uint32_t> PickIndex();
+  // The time quarantine deadlines are compared with: read once per call
+  // (not per SA of a batch), and only if something is in quarantine.
+  TimePoint QuarantineNow() const;
+  // Puts `index` in quarantine from `now` for options_.spi_quarantine.
+  void Quarantine(std::uint32_t index, TimePoint now);
+  // A free table index (marked in use); releases quarantined indices whose
+  // time is up by `now` first.
+  Result<std::uint32_t> PickIndex(TimePoint now);
+  // PickIndex's error, out of its way (no frame for it on every pick).
+  [[gnu::cold, gnu::noinline]] Status TableFull() const;
   std::uint32_t SpiFor(std::uint32_t index);
   Status Validate(const SaDescription& d) const;
+  // Validate's checks of the SA options against the capabilities (only run
+  // when the engine lacks one of them: lacks_options_).
+  Status CheckOptions(const SaDescription& d) const;
   // Writes every byte of `e`: the description's fields, key bytes zero.
   void Encode(const SaDescription& d, std::uint64_t seq, abi::SaEntry& e) const;
   // Fills entry.key for a write; wiped by the caller.
   static void FillKey(abi::SaEntry& e, std::span<const std::uint8_t> key);
-  Result<SaHandle> Reserve(const SaDescription& d);
+  Result<SaHandle> Reserve(const SaDescription& d, TimePoint now);
   void Unreserve(const SaHandle& h, SaDirection dir);
+  // Stores a new SA's Shadow (its index has none: Reserve handed it out).
   void Commit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry);
-  // Arms the time lifetimes of a Shadow fresh from NewShadow (Commit).
+  // Replaces an updated SA's Shadow, keeping its event handler.
+  void Recommit(SaHandle h, const SaDescription& d, const abi::SaEntry& entry);
+  // Arms the time lifetimes (at least one is set) of a Shadow fresh from
+  // NewShadow (Commit).
   void ArmTimers(Shadow& s);
   void CancelTimers(Shadow& s);
   void Emit(Shadow& s, SaEventKind kind);
@@ -287,6 +302,9 @@ class SaManager {
   std::uint32_t capacity_;
   std::uint32_t min_generation_;
   std::uint32_t max_generation_;
+  // The engine lacks one of the SA options CheckOptions checks (the
+  // capabilities are read once, when the Device attaches).
+  bool lacks_options_;
 
   // Per table index, one calloc'd array (the OS zero-fills it lazily, so a
   // large table costs no memory until its indices are used): the position
@@ -313,13 +331,24 @@ class SaManager {
   Fifo<std::uint32_t> free_positions_;
   std::uint32_t positions_ = 0;  // store positions handed out so far
   std::size_t live_ = 0;         // live Shadows
-  // Index state: free FIFO (oldest freed first), quarantine until time,
-  // reserved SPIs.
-  std::deque<std::uint32_t> free_;
-  std::deque<std::pair<TimePoint, std::uint32_t>> quarantine_;
+  // Index state. Freed indices in the order they were freed, each with the
+  // end of its quarantine: the oldest `released_` of them are out of
+  // quarantine (the free FIFO, reused oldest first), the rest still in it.
+  // In front of the free FIFO, the indices Unreserve gave back (a stack:
+  // last given back, first reused). Then the reserved SPIs.
+  struct FreedIndex {
+    TimePoint until;
+    std::uint32_t index;
+  };
+  Fifo<FreedIndex> freed_;
+  std::size_t released_ = 0;
+  std::vector<std::uint32_t> returned_;
+  // Index taken (SA, reservation or quarantine). A byte array of its own:
+  // PickIndex walks it, and 8 more bytes per index (in IndexState) made
+  // the adds about 25% slower in wall time.
+  std::vector<std::uint8_t> in_use_;
   std::unordered_map<std::uint32_t, std::uint32_t> reserved_;  // index -> spi
-  std::uint32_t next_fresh_ = 0;      // indices >= this were never handed out
-  std::vector<std::uint8_t> in_use_;  // index taken (SA, reservation or quarantine)
+  std::uint32_t next_fresh_ = 0;  // indices >= this were never handed out
   SaEventHandler handler_;
   bool resync_needed_ = false;
   std::vector<abi::SaWriteRecord> add_records_;  // AddBatch scratch, keys wiped
