@@ -54,6 +54,15 @@ TEST(DeviceUri, OpenReportsClearErrors) {
   EXPECT_FALSE(d.ok());
   auto e = Device::Open("model:capacity=lots", clock);
   EXPECT_NE(e.status().message().find("not an unsigned number"), std::string::npos);
+  // Capability masks: only bits the model has, and at least one algorithm.
+  auto f = Device::Open("model:features=0x400", clock);
+  EXPECT_NE(f.status().message().find("features has bits outside cap_features"), std::string::npos);
+  auto g = Device::Open("model:algos=0", clock);
+  EXPECT_NE(g.status().message().find("algos must be a non-empty subset"), std::string::npos);
+  auto h = Device::Open("model:features=0x3FE", clock);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_FALSE((*h)->caps().esn);
+  EXPECT_TRUE((*h)->caps().nat_t);
 }
 
 TEST(DeviceUri, OpensModelInBothModes) {

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <set>
+#include <string>
 
 #include "driver_test_env.h"
 #include "inlinesec/common/fake_clock.h"
@@ -18,10 +20,11 @@ using testenv::Outbound;
 
 class SaManagerTest : public ::testing::Test {
  protected:
-  void Make(std::uint32_t capacity, std::uint32_t max_batch = 1024) {
-    auto d = driver::Device::Open(
-        "model:capacity=" + std::to_string(capacity) + ",max_batch=" + std::to_string(max_batch),
-        env_, testenv::FastOptions());
+  // extra: more model options, e.g. ",features=0x3FE".
+  void Make(std::uint32_t capacity, std::uint32_t max_batch = 1024, const std::string& extra = "") {
+    auto d = driver::Device::Open("model:capacity=" + std::to_string(capacity) +
+                                      ",max_batch=" + std::to_string(max_batch) + extra,
+                                  env_, testenv::FastOptions());
     ASSERT_TRUE(d.ok()) << d.status().ToString();
     dev_ = std::move(d).value();
     SaManagerOptions o;
@@ -119,6 +122,72 @@ TEST_F(SaManagerTest, ValidationRefusesBadDescriptions) {
   mixed.tunnel_dst = IpAddress::V6({0x20, 0x01, 0x0d, 0xb8});
   EXPECT_EQ(sa_->Add(mixed).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(sa_->size(), 0u);
+}
+
+// An engine that lacks one SA option (its CAP_FEATURES bit clear) refuses,
+// before anything is written, exactly the SAs that need that option, with
+// the option named, singly and in batches; SAs that do not need it go in.
+TEST_F(SaManagerTest, EngineWithoutAnOptionRefusesOnlySasThatNeedIt) {
+  namespace cf = abi::cap_features;
+  struct Case {
+    std::uint32_t bit;
+    const char* name;
+    void (*need)(SaDescription&);
+  };
+  const Case cases[] = {
+      {cf::Esn::Set(0, 1), "ESN", [](SaDescription& d) { d.esn = true; }},
+      {cf::NatT::Set(0, 1), "NAT-T",
+       [](SaDescription& d) {
+         d.udp_encap = true;
+         d.udp_sport = d.udp_dport = 4500;
+       }},
+      {cf::Ipv6::Set(0, 1), "IPv6",
+       [](SaDescription& d) {
+         d.tunnel_src = IpAddress::V6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+         d.tunnel_dst = IpAddress::V6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2});
+       }},
+      {cf::Transport::Set(0, 1), "transport mode",
+       [](SaDescription& d) { d.mode = SaMode::kTransport; }},
+      {cf::DfControl::Set(0, 1), "DF control", [](SaDescription& d) { d.df = DfPolicy::kSet; }},
+      {cf::DscpCopy::Set(0, 1), "DSCP control", [](SaDescription& d) { d.copy_dscp = false; }},
+      {cf::LifetimeBytes::Set(0, 1), "byte lifetimes",
+       [](SaDescription& d) { d.life.bytes_hard = 1 << 20; }},
+      {cf::LifetimePkts::Set(0, 1), "packet lifetimes",
+       [](SaDescription& d) { d.life.packets_hard = 1000; }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::uint32_t features = 0x3FF & ~c.bit;
+    char extra[32];
+    std::snprintf(extra, sizeof extra, ",features=0x%X", features);
+    Make(256, 1024, extra);
+    ASSERT_EQ(dev_->caps().esn, (features & cf::Esn::Set(0, 1)) != 0);
+    SaDescription needs = Outbound(0x5000);
+    c.need(needs);
+    auto one = sa_->Add(needs);
+    EXPECT_EQ(one.status().code(), Code::kUnimplemented);
+    EXPECT_EQ(one.status().message(), std::string("engine lacks ") + c.name);
+    std::vector<SaDescription> batch;
+    batch.push_back(Outbound(0x5001));
+    batch.push_back(std::move(needs));
+    batch.push_back(Outbound(0x5002));
+    auto r = sa_->AddBatch(batch);
+    EXPECT_EQ(r.status.code(), Code::kUnimplemented);
+    ASSERT_EQ(r.item_status.size(), 3u);
+    EXPECT_EQ(r.item_status[1].code(), Code::kUnimplemented);
+    EXPECT_EQ(sa_->size(), 0u);
+    // Without the option the same SA goes in.
+    EXPECT_TRUE(sa_->Add(Outbound(0x5003)).ok());
+    EXPECT_EQ(sa_->size(), 1u);
+  }
+  // And on a full engine every one of them does.
+  Make(256);
+  for (const Case& c : cases) {
+    SaDescription d = Outbound(0x6000);
+    c.need(d);
+    auto h = sa_->Add(d);
+    EXPECT_TRUE(h.ok()) << c.name << ": " << h.status().ToString();
+  }
 }
 
 TEST_F(SaManagerTest, ShadowEncodingHasNoKey) {

@@ -40,11 +40,15 @@ Result<ModelTransportOptions> ModelOptionsFromUri(const DeviceUri& uri) {
       o.engine.replay_window_max = static_cast<std::uint32_t>(*v);
     } else if (key == "dev_mem_bytes") {
       o.engine.dev_mem_bytes = *v;
+    } else if (key == "algos") {
+      o.engine.algos = static_cast<std::uint32_t>(*v);
+    } else if (key == "features") {
+      o.engine.features = static_cast<std::uint32_t>(*v);
     } else {
       return Status(Code::kInvalidArgument,
                     "model: unknown option '" + key +
                         "' (known: capacity, threaded, max_batch, ring_log2_max, "
-                        "replay_window_max, dev_mem_bytes)");
+                        "replay_window_max, dev_mem_bytes, algos, features)");
     }
     if (*v > 0xFFFFFFFFull && key != "dev_mem_bytes") {
       return Status(Code::kInvalidArgument, "model: option '" + key + "' out of range");
