@@ -164,23 +164,31 @@ void BM_ModelOutbound(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
 }
 
+// The ESP payload the model encrypts for an inner packet of `size` bytes:
+// the packet, padding to 4 bytes, pad length and next header.
+std::size_t EspPayloadBytes(std::size_t size) { return size + 2 + (4 - (size + 2) % 4) % 4; }
+
+// Seals `data` in place as ESP packet `seq` of kSpi through a ceiling loop
+// (Plain or Evp): the AAD is SPI || seq, the IV the sequence number, as the
+// model does.
+template <class Ceiling>
+void SealEsp(Ceiling& loop, std::uint64_t seq, std::vector<std::uint8_t>& data, std::uint8_t* tag) {
+  std::uint8_t aad[8];
+  inlinesec::StoreBe32(aad, kSpi);
+  inlinesec::StoreBe32(aad + 4, static_cast<std::uint32_t>(seq));
+  inlinesec::StoreBe64(loop.nonce + 4, seq);
+  loop.Seal(aad, data.data(), data.size(), tag);
+  benchmark::DoNotOptimize(tag);
+}
+
 template <class Ceiling>
 void BM_CeilingSeal(benchmark::State& st) {
   Ceiling plain(true);
   const std::size_t size = SizeArg(st);
-  // The ESP payload the model encrypts: inner packet + pad + 2.
-  const std::size_t ct = size + 2 + (4 - (size + 2) % 4) % 4;
-  std::vector<std::uint8_t> data(ct, 0x5A);
-  std::uint8_t aad[8], tag[16];
+  std::vector<std::uint8_t> data(EspPayloadBytes(size), 0x5A);
+  std::uint8_t tag[16];
   std::uint64_t seq = 0;
-  for (auto _ : st) {
-    ++seq;
-    inlinesec::StoreBe32(aad, kSpi);
-    inlinesec::StoreBe32(aad + 4, static_cast<std::uint32_t>(seq));
-    inlinesec::StoreBe64(plain.nonce + 4, seq);
-    plain.Seal(aad, data.data(), data.size(), tag);
-    benchmark::DoNotOptimize(tag);
-  }
+  for (auto _ : st) SealEsp(plain, ++seq, data, tag);
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * size));
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
 }
@@ -256,21 +264,13 @@ void BM_OutboundRatio(benchmark::State& st) {
   const std::size_t off = buf.frame.off;
   Evp evp(true);
   Plain prov(true);
-  const std::size_t ct = inner.size() + 2 + (4 - (inner.size() + 2) % 4) % 4;
-  std::vector<std::uint8_t> data(ct, 0x5A);
-  std::uint8_t aad[8], tag[16];
+  std::vector<std::uint8_t> data(EspPayloadBytes(inner.size()), 0x5A);
+  std::uint8_t tag[16];
   std::uint64_t seq = 0;
   // kBatch seals through `loop`; its thread CPU time.
   auto seal_batch = [&](auto& loop) {
     const double t0 = CpuNow();
-    for (int k = 0; k < kBatch; ++k) {
-      ++seq;
-      inlinesec::StoreBe32(aad, kSpi);
-      inlinesec::StoreBe32(aad + 4, static_cast<std::uint32_t>(seq));
-      inlinesec::StoreBe64(loop.nonce + 4, seq);
-      loop.Seal(aad, data.data(), data.size(), tag);
-      benchmark::DoNotOptimize(tag);
-    }
+    for (int k = 0; k < kBatch; ++k) SealEsp(loop, ++seq, data, tag);
     return CpuNow() - t0;
   };
   double model = 0, ceiling = 0, provider = 0;
